@@ -1,0 +1,86 @@
+"""The template's option model, read from cookiecutter.json, and the combinations to bake."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+# Public options: what a user answers.
+OPTIONS = {key: value for key, value in COOKIECUTTER_JSON.items() if not key.startswith("_")}
+CHOICES = {key: value for key, value in OPTIONS.items() if isinstance(value, list)}
+BOOLEANS = [key for key, value in OPTIONS.items() if isinstance(value, bool)]
+
+# Combinations the pre-generation hook refuses, as (option, value, needed option, needed values).
+# Written independently of the hook, so a test compares two statements of the rules.
+INCOMPATIBLE = (
+    ("result_backend", "django-db", "framework", {"django"}),
+    ("result_backend", "rpc", "broker", {"rabbitmq"}),
+    ("beat_scheduler", "django-celery-beat", "framework", {"django"}),
+    ("result_backend", "django-db", "beat_scheduler", {"static", "django-celery-beat", "redbeat"}),
+)
+
+
+def is_valid(answers: dict) -> bool:
+    return all(
+        answers.get(option) != value or answers.get(needed) in allowed
+        for option, value, needed, allowed in INCOMPATIBLE
+    )
+
+
+def pairwise_boolean_rows(names: list[str]) -> list[dict]:
+    """Rows of yes/no answers in which every pair of options takes all four value pairs."""
+    rows: list[dict] = []
+    uncovered = {
+        (a, b, va, vb)
+        for a, b in itertools.combinations(names, 2)
+        for va in (False, True)
+        for vb in (False, True)
+    }
+    candidates = [dict(zip(names, values, strict=True)) for values in itertools.product((False, True), repeat=len(names))]
+    while uncovered:
+        best = max(
+            candidates,
+            key=lambda row: sum((a, b, row[a], row[b]) in uncovered for a, b, _, _ in uncovered),
+        )
+        rows.append(best)
+        uncovered -= {(a, b, best[a], best[b]) for a, b in itertools.combinations(names, 2)}
+    return rows
+
+
+BOOLEAN_ROWS = pairwise_boolean_rows(BOOLEANS)
+
+
+def choice_combinations() -> list[dict]:
+    """Every valid combination of the choice options: the full cross product, filtered."""
+    names = list(CHOICES)
+    combos = (dict(zip(names, values, strict=True)) for values in itertools.product(*CHOICES.values()))
+    return [combo for combo in combos if is_valid(combo)]
+
+
+def matrix() -> list[dict]:
+    """Every valid choice combination, each with a row of boolean answers.
+
+    Rows rotate through a pairwise covering set, so every pair of boolean
+    values meets every choice value many times over.
+    """
+    return [
+        {**combo, **BOOLEAN_ROWS[index % len(BOOLEAN_ROWS)]}
+        for index, combo in enumerate(choice_combinations())
+    ]
+
+
+def combo_id(answers: dict) -> str:
+    parts = [str(answers[name]) for name in CHOICES if name in answers]
+    parts += [name for name in BOOLEANS if answers.get(name)]
+    return "-".join(parts)
+
+
+def check_known_keys(extra_context: dict) -> None:
+    """pytest-cookies ignores unknown keys silently: refuse them here instead."""
+    unknown = sorted(set(extra_context) - set(OPTIONS))
+    if unknown:
+        raise KeyError(f"not options of cookiecutter.json: {', '.join(unknown)}")

@@ -1,0 +1,81 @@
+"""Every valid combination of the choice options bakes into a clean project.
+
+The full cross product of the choice options, each with a row of a pairwise
+covering set of the yes/no options. Checks per project: exit code, no
+template markup left, every .py compiles and passes ruff, every YAML, TOML,
+JSON and INI file parses, compose files pass the compose-spec schema and
+docker-compose, the GitHub workflow passes its schema, the answers are
+recorded, and no trace is left of an option that was not chosen.
+
+Combinations are grouped by their leading options into one test each, so
+that pytest's per-test cost does not swamp a bake; a failing test lists
+every failing combination of its group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+
+import pytest
+
+from tests import checks
+from tests.options import CHOICES, OPTIONS, combo_id, matrix
+from tests.traces import trace_errors
+
+MATRIX = matrix()
+GROUP_BY = ("framework", "broker", "result_backend", "queue_topology", "beat_scheduler")
+GROUPS = {
+    key: list(combos)
+    for key, combos in itertools.groupby(MATRIX, key=lambda a: tuple(a[name] for name in GROUP_BY))
+}
+
+# Required variables of the production compose file, with stand-in values.
+PRODUCTION_ENV = {
+    "CELERY_BROKER_URL": "redis://user:secret@broker:6379/0",
+}
+
+
+def test_matrix_is_the_full_cross_product():
+    print(f"\nmatrix: {len(MATRIX)} combinations baked in {len(GROUPS)} groups")
+    everything = 1
+    for values in CHOICES.values():
+        everything *= len(values)
+    assert 0 < len(MATRIX) < everything  # the refused combinations are left out
+    assert sum(map(len, GROUPS.values())) == len(MATRIX)
+
+
+def problems_of(answers: dict, result) -> list[str]:
+    if result.exit_code != 0:
+        return [f"bake failed: {result.exception!r}"]
+    root = result.project_path
+    tree = checks.read_tree(root)
+    problems = checks.unrendered_markup(tree)
+    problems += checks.parse_errors(tree)
+    problems += checks.ruff_errors(root, tree)
+    compose_files = [path for path in tree if checks.is_compose_file(path)]
+    if not compose_files:
+        problems.append("no compose file")
+    problems += checks.schema_errors("vendor.compose-spec", tree, compose_files)
+    problems += checks.docker_compose_errors(root, compose_files, PRODUCTION_ENV)
+    workflows = [path for path in tree if checks.is_workflow(path)]
+    problems += checks.schema_errors("vendor.github-workflows", tree, workflows)
+    problems += trace_errors(answers, tree)
+    recorded = json.loads(tree.get("template-answers.json", b"{}"))
+    if set(recorded) != set(OPTIONS) or any(recorded[key] != answers[key] for key in answers):
+        problems.append(f"template-answers.json records {recorded}, not the answers given")
+    return problems
+
+
+@pytest.mark.parametrize("group", GROUPS, ids="-".join)
+def test_every_combination_bakes_clean(bake, group):
+    failures = []
+    for answers in GROUPS[group]:
+        result = bake(**answers)
+        problems = problems_of(answers, result)
+        if result.project_path is not None:
+            shutil.rmtree(result.project_path, ignore_errors=True)
+        if problems:
+            failures.append(f"[{combo_id(answers)}]\n  " + "\n  ".join(problems))
+    assert not failures, f"{len(failures)} of {len(GROUPS[group])} combinations:\n" + "\n".join(failures)

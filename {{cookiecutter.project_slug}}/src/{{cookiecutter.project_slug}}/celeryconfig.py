@@ -1,0 +1,191 @@
+{% set rabbitmq = cookiecutter.broker == 'rabbitmq' %}
+{% set priorities = cookiecutter.queue_topology == 'priority' %}
+{% set events = cookiecutter.__task_events == 'yes' %}
+{% set redis_transport = cookiecutter.broker == 'redis' or cookiecutter.result_backend == 'redis' %}
+"""Celery configuration: production defaults, read from the environment.
+
+Template-owned baseline. Put your changes in ``overrides.py``: its SETTINGS
+are applied last, and template updates never touch it.
+
+Every setting is documented at
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
+"""
+
+from __future__ import annotations
+
+{% if redis_transport %}
+from celery.exceptions import ImproperlyConfigured
+
+{% endif %}
+from {{ cookiecutter.project_slug }} import overrides, topology
+from {{ cookiecutter.project_slug }}.environment import environment
+{% if redis_transport %}
+from {{ cookiecutter.project_slug }}.tasking import retry
+{% endif %}
+
+_env = environment()
+_prefix = _env.celery_queue_prefix
+{% if redis_transport %}
+
+# Redis redelivery
+# ------------------------------------------------------------------------------
+# Longest delay before a task may run (countdown/ETA). Task code must not
+# schedule further ahead: see VISIBILITY_TIMEOUT.
+MAX_COUNTDOWN = 3600
+# Redis delivers a message again when it is not acknowledged within the
+# visibility timeout, even while a worker still runs it. It must exceed the
+# longest hard time limit, the longest countdown and the longest retry backoff.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+VISIBILITY_TIMEOUT = max(topology.max_time_limit(), MAX_COUNTDOWN, retry.RETRY_BACKOFF_MAX) + 300
+{% endif %}
+
+# Broker
+# ------------------------------------------------------------------------------
+broker_url = _env.celery_broker_url
+# Keep retrying when the broker is not up yet at start (compose, rolling restarts).
+broker_connection_retry_on_startup = True
+{% if rabbitmq %}
+# Publisher confirms: apply_async returns only once RabbitMQ has the message.
+broker_transport_options = {"confirm_publish": True}
+{% else %}
+broker_transport_options = {
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+{% if priorities %}
+    # Ten priority levels, served strictly highest first.
+    "priority_steps": list(range(topology.MAX_PRIORITY + 1)),
+    "queue_order_strategy": "priority",
+{% endif %}
+}
+{% endif %}
+
+# Serialization: only what we produce is accepted (never pickle).
+# ------------------------------------------------------------------------------
+{% if cookiecutter.message_signing %}
+# Messages are signed with the auth serializer; its payload is {{ cookiecutter.serializer }}.
+# https://docs.celeryq.dev/en/stable/userguide/security.html#message-signing
+task_serializer = "auth"
+accept_content = ["auth"]
+security_key = _env.celery_signing_key
+security_certificate = _env.celery_signing_cert
+security_cert_store = _env.celery_signing_cert_store + "/*.crt"
+security_digest = "sha256"
+security_key_password = None
+{% else %}
+task_serializer = "{{ cookiecutter.serializer }}"
+accept_content = ["{{ cookiecutter.serializer }}"]
+{% endif %}
+event_serializer = "json"
+
+# Reliability
+# ------------------------------------------------------------------------------
+# Acknowledge after the task ran: a crash means redelivery, not loss. Tasks
+# must therefore be idempotent.
+task_acks_late = True
+# A child killed by the OOM killer or SIGKILL puts its message back.
+task_reject_on_worker_lost = True
+# After a lost broker connection, running late-ack tasks are cancelled: their
+# messages are redelivered anyway, and would otherwise run twice.
+worker_cancel_long_running_tasks_on_connection_loss = True
+# On shutdown, give running tasks this long before their messages are restored.
+worker_soft_shutdown_timeout = 60.0
+worker_enable_soft_shutdown_on_idle = True
+# A typo in a queue name fails loudly instead of creating a queue nobody consumes.
+task_create_missing_queues = False
+# Defaults for a worker started without its group's options (topology.py sets
+# them per group on the command line).
+_default_worker = topology.worker(topology.WORKERS[0].name)
+task_soft_time_limit = _default_worker.soft_time_limit
+task_time_limit = _default_worker.time_limit
+worker_prefetch_multiplier = _default_worker.prefetch_multiplier
+worker_max_tasks_per_child = _default_worker.max_tasks_per_child
+worker_max_memory_per_child = _default_worker.max_memory_per_child
+timezone = "UTC"
+enable_utc = True
+
+# Queues and routes (topology.py)
+# ------------------------------------------------------------------------------
+task_queues = topology.declare_queues(_prefix)
+task_default_queue = _prefix + topology.DEFAULT_QUEUE
+task_default_exchange = _prefix + "tasks"
+{% if rabbitmq %}
+# A topic exchange lets quorum queues use native delayed delivery for countdowns.
+task_default_exchange_type = "topic"
+{% else %}
+task_default_exchange_type = "direct"
+{% endif %}
+task_default_routing_key = _prefix + topology.DEFAULT_QUEUE
+{% if rabbitmq %}
+task_default_delivery_mode = "persistent"
+# Control and event queues are exclusive: RabbitMQ 4.3 refuses transient
+# non-exclusive queues.
+control_queue_exclusive = True
+event_queue_exclusive = True
+{% endif %}
+
+
+def _route(name, args, kwargs, options, task=None, **kw):
+    return {"queue": _prefix + topology.route_for(name)}
+
+
+task_routes = (_route,)
+{% if priorities %}
+task_queue_max_priority = topology.MAX_PRIORITY
+task_default_priority = topology.PRIORITY_BY_QUEUE[topology.DEFAULT_QUEUE]
+{% endif %}
+
+# Results
+# ------------------------------------------------------------------------------
+{% if cookiecutter.result_backend == 'none' %}
+# No result backend: nothing reads results, so none are stored.
+task_ignore_result = True
+{% else %}
+{% if cookiecutter.result_backend == 'django-db' %}
+result_backend = "django-db"
+result_extended = True
+{% else %}
+result_backend = _env.celery_result_backend
+{% endif %}
+{% if cookiecutter.result_backend == 'redis' %}
+result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+{% endif %}
+# Results are kept a day, then removed{% if cookiecutter.result_backend == 'django-db' %} by beat's celery.backend_cleanup{% endif %}.
+result_expires = 24 * 60 * 60
+{% if cookiecutter.result_backend in ['redis', 'django-db'] %}
+# Skip a redelivered task that already succeeded (a cheap extra guard).
+worker_deduplicate_successful_tasks = True
+{% endif %}
+{% endif %}
+
+# Events: {% if events %}consumed by the monitoring stack{% else %}off, nothing consumes them (they cost throughput){% endif %}.
+# ------------------------------------------------------------------------------
+worker_send_task_events = {{ 'True' if events else 'False' }}
+task_send_sent_event = {{ 'True' if events else 'False' }}
+
+# Logging: the application configures logging, Celery does not take it over.
+# ------------------------------------------------------------------------------
+worker_hijack_root_logger = False
+
+# Task modules
+# ------------------------------------------------------------------------------
+imports = (
+{% for family in topology(cookiecutter.queue_topology).families %}
+    "{{ cookiecutter.project_slug }}.{{ family }}.tasks",
+{% endfor %}
+)
+
+# Your overrides win.
+globals().update(overrides.SETTINGS)
+
+{% if redis_transport %}
+_redelivery_bounds = {
+    "the longest hard time limit": topology.max_time_limit(),
+    "MAX_COUNTDOWN": MAX_COUNTDOWN,
+    "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
+}
+for _what, _seconds in _redelivery_bounds.items():
+    if _seconds >= VISIBILITY_TIMEOUT:
+        raise ImproperlyConfigured(
+            f"VISIBILITY_TIMEOUT ({VISIBILITY_TIMEOUT} s) must exceed {_what} ({_seconds} s), "
+            "or Redis delivers the task again while it still runs: raise VISIBILITY_TIMEOUT"
+        )
+{% endif %}

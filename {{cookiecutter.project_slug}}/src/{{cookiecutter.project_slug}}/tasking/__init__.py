@@ -1,0 +1,1 @@
+"""Task plumbing shared by every task: base class and retry policy."""

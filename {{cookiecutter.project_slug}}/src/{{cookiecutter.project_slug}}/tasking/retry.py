@@ -1,0 +1,51 @@
+"""Retry policy: transient errors retry with capped, jittered backoff; permanent ones never.
+
+A retry is a new message; the original is acknowledged.
+Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions
+"""
+
+from __future__ import annotations
+
+import socket
+
+from kombu.exceptions import OperationalError
+
+# First retry after about this many seconds; each next one doubles.
+RETRY_BACKOFF = 2
+# No retry waits longer than this (Celery's default cap). Broker redelivery
+# settings in celeryconfig.py are derived from it.
+RETRY_BACKOFF_MAX = 600
+MAX_RETRIES = 6
+
+
+class TransientError(Exception):
+    """A failure that may pass: a dependency timed out, was overloaded or unreachable."""
+
+
+class PermanentError(Exception):
+    """A failure that a retry cannot fix: bad input, a missing row, a refused request."""
+
+
+def classify_http_status(status: int, message: str = "") -> Exception:
+    """The exception to raise for an HTTP error: 429 and 5xx are transient."""
+    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    if status == 429 or 500 <= status <= 599:
+        return TransientError(text)
+    return PermanentError(text)
+
+
+# Retried automatically by the task base class.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    OperationalError,
+)
+# Never retried, even when they subclass a transient error.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    PermanentError,
+    LookupError,
+    ValueError,
+    TypeError,
+)

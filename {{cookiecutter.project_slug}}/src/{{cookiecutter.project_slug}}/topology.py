@@ -1,0 +1,187 @@
+{% set topo = topology(cookiecutter.queue_topology) %}
+{% set rabbitmq = cookiecutter.broker == 'rabbitmq' %}
+{% set priorities = cookiecutter.queue_topology == 'priority' %}
+"""Queue topology ({{ topo.name }}): queues, routes and per-queue worker settings.
+
+{{ topo.summary }}
+
+This module is the one source of truth for where tasks go and how each worker
+consumes. The worker start script, the compose files, the alert rules and the
+tests all read it. Template-owned baseline: add your own queues and routes in
+``overrides.py`` instead of editing this file.
+
+Docs: https://docs.celeryq.dev/en/stable/userguide/routing.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue
+
+from {{ cookiecutter.project_slug }} import overrides
+
+
+@dataclass(frozen=True)
+class Worker:
+    """How one worker group consumes: which queues, how many processes, which limits."""
+
+    name: str
+    queues: tuple[str, ...]
+    purpose: str
+    pool: str
+    concurrency: int
+    # Messages reserved per process. High for many short tasks (throughput),
+    # 1 for long tasks (fair dispatch). Unacknowledged reserved messages are
+    # redelivered if the worker dies, so late acks stay safe.
+    prefetch_multiplier: int
+    soft_time_limit: int  # seconds; raises SoftTimeLimitExceeded in the task
+    time_limit: int  # seconds; the child is killed
+    max_tasks_per_child: int  # recycle children to bound leaks
+    max_memory_per_child: int  # KiB
+
+    def argv(self, prefix: str = "") -> list[str]:
+        """Command-line options of ``celery worker`` for this group."""
+        return [
+            "--queues",
+            ",".join(prefix + queue for queue in self.queues),
+            "--hostname",
+            f"{self.name}@%h",
+            "--pool",
+            self.pool,
+            "--concurrency",
+            str(self.concurrency),
+            "--prefetch-multiplier",
+            str(self.prefetch_multiplier),
+            "--soft-time-limit",
+            str(self.soft_time_limit),
+            "--time-limit",
+            str(self.time_limit),
+            "--max-tasks-per-child",
+            str(self.max_tasks_per_child),
+            "--max-memory-per-child",
+            str(self.max_memory_per_child),
+        ]
+
+
+QUEUES = (
+{% for queue in topo.queues %}
+    "{{ queue.name }}",  # {{ queue.purpose }}
+{% endfor %}
+)
+DEFAULT_QUEUE = "{{ topo.default_queue }}"
+# Where tasks that failed for good are kept for inspection and requeueing.
+DEAD_LETTER_QUEUE = "{{ topo.dead_letter_queue }}"
+
+# Task family (the package a task lives in) -> queue.
+ROUTES_BY_FAMILY = {
+{% for family, queue in topo.routes.items() %}
+    "{{ family }}": "{{ queue }}",
+{% endfor %}
+}
+
+WORKERS = (
+{% for worker in topo.workers %}
+    Worker(
+        name="{{ worker.name }}",
+        queues=({% for queue in worker.queues %}"{{ queue }}",{% if not loop.last %} {% endif %}{% endfor %}),
+        purpose="{{ worker.purpose }}",
+        pool="{{ worker.pool }}",
+        concurrency={{ worker.concurrency }},
+        prefetch_multiplier={{ worker.prefetch_multiplier }},
+        soft_time_limit={{ worker.soft_time_limit }},
+        time_limit={{ worker.time_limit }},
+        max_tasks_per_child={{ worker.max_tasks_per_child }},
+        max_memory_per_child={{ worker.max_memory_per_child }},
+    ),
+{% endfor %}
+)
+{% if priorities %}
+
+# Message priorities, 0 (lowest) to 9 (highest).
+MAX_PRIORITY = 9
+PRIORITY_BY_QUEUE = {"high": 9, "default": 5, "low": 1}
+{% endif %}
+
+
+def worker(name: str) -> Worker:
+    """The worker group called ``name``."""
+    for candidate in WORKERS:
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(w.name for w in WORKERS)
+    raise LookupError(f"no worker group {name!r} in the topology; known groups: {known}")
+
+
+def max_time_limit() -> int:
+    """The longest hard time limit of any worker group, in seconds."""
+    return max(w.time_limit for w in WORKERS)
+
+
+def all_queue_names() -> tuple[str, ...]:
+    """Baseline queues followed by the ones added in overrides.py."""
+    return QUEUES + tuple(q for q in overrides.EXTRA_QUEUES if q not in QUEUES)
+
+
+def route_for(task_name: str) -> str:
+    """The queue a task is routed to: explicit override, then its family."""
+    if task_name in overrides.EXTRA_ROUTES:
+        return overrides.EXTRA_ROUTES[task_name]
+    parts = task_name.split(".")
+    family = parts[1] if len(parts) > 2 and parts[0] == "{{ cookiecutter.project_slug }}" else ""
+    return ROUTES_BY_FAMILY.get(family, DEFAULT_QUEUE)
+
+
+{% if rabbitmq %}
+def declare_queues(prefix: str = "") -> list[Queue]:
+    """kombu declarations of the work queues and the dead-letter queue.
+
+    Work queues are durable and dead-letter rejected messages to
+    ``DEAD_LETTER_QUEUE``. RabbitMQ refuses to redeclare a queue with other
+    arguments, so these arguments are fixed from the first deployment on.
+    https://www.rabbitmq.com/docs/dlx
+    """
+    exchange = Exchange(prefix + "tasks", type="topic", durable=True)
+    dead_letters = Exchange(prefix + DEAD_LETTER_QUEUE, type="direct", durable=True)
+    arguments = {
+        "x-dead-letter-exchange": dead_letters.name,
+        "x-dead-letter-routing-key": prefix + DEAD_LETTER_QUEUE,
+{% if priorities %}
+        # Quorum queues on RabbitMQ 3.x have no priorities: classic durable queues.
+        "x-max-priority": MAX_PRIORITY,
+{% else %}
+        # Quorum queues replicate, and bound redelivery loops of poison messages.
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 10,
+{% endif %}
+    }
+    queues = [
+        Queue(
+            prefix + name,
+            exchange,
+            routing_key=prefix + name,
+            durable=True,
+            queue_arguments=arguments,
+        )
+        for name in all_queue_names()
+    ]
+    queues.append(
+        Queue(
+            prefix + DEAD_LETTER_QUEUE,
+            dead_letters,
+            routing_key=prefix + DEAD_LETTER_QUEUE,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+    )
+    return queues
+{% else %}
+def declare_queues(prefix: str = "") -> list[Queue]:
+    """kombu declarations of the work queues.
+
+    Redis has no dead-lettering: failed tasks are recorded by the task base
+    class instead (see ``tasking``).
+    """
+    exchange = Exchange(prefix + "tasks", type="direct")
+    return [Queue(prefix + name, exchange, routing_key=prefix + name) for name in all_queue_names()]
+{% endif %}
