@@ -12,7 +12,6 @@ puts the template directory on ``sys.path`` while it bakes (cruft does too).
 from __future__ import annotations
 
 import copy
-
 from types import CodeType
 
 from jinja2 import Environment

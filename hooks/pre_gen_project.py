@@ -76,6 +76,11 @@ def check_project_name(name: str) -> None:
             "project_name", repr(name), "it is empty",
             "Give the project a name, for example project_name='Acme Tasks'.",
         )
+    if not any(c.isalnum() for c in name):
+        raise Refused(
+            "project_name", repr(name), "it has no letter or digit to derive a package name from",
+            "Give the project a name with words in it, for example project_name='Acme Tasks'.",
+        )
 
 
 def is_email(text: str) -> bool:

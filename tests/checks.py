@@ -22,8 +22,8 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from ruamel.yaml import YAML
 from check_jsonschema.builtin_schemas import get_builtin_schema
+from ruamel.yaml import YAML
 
 RUFF = [sys.executable, "-m", "ruff"]
 DEBIAN_PYTHON = "/usr/bin/python3"  # the interpreter Debian's docker-compose runs on
@@ -112,18 +112,25 @@ def _ruff_config(pyproject: bytes) -> str:
 def ruff_errors(root: Path, tree: dict[str, bytes]) -> list[str]:
     """``ruff check`` and ``ruff format --check`` on every .py file, under the project's config."""
     config = _ruff_config(tree.get("pyproject.toml", b""))
-    keys = {path: digest(config, path, content) for path, content in tree.items() if path.endswith(".py")}
+    keys = {
+        path: digest(config, path, content)
+        for path, content in tree.items()
+        if path.endswith(".py")
+    }
     unseen = sorted(path for path, key in keys.items() if key not in _ruff_verdicts)
     if unseen:
         findings: dict[str, list[str]] = {path: [] for path in unseen}
-        for command in (["check", "--no-cache", "--output-format=concise"], ["format", "--check", "--no-cache"]):
+        for command in (
+            ["check", "--no-cache", "--output-format=concise"],
+            ["format", "--check", "--no-cache", "--output-format=concise"],
+        ):
             run = subprocess.run(
                 [*RUFF, *command, *unseen], cwd=root, capture_output=True, text=True, check=False
             )
             if run.returncode not in (0, 1):
                 raise RuntimeError(f"ruff {command[0]} failed to run: {run.stderr}")
             for line in (run.stdout + run.stderr).splitlines():
-                path = line.removeprefix("Would reformat: ").split(":", 1)[0].strip()
+                path = line.split(":", 1)[0].strip()
                 if path in findings:
                     findings[path].append(f"ruff {command[0]}: {line.strip()}")
         for path in unseen:

@@ -14,8 +14,8 @@ import json
 import sys
 
 from compose.cli.command import get_config_from_options
-from compose.config.errors import ConfigurationError
 from compose.config.environment import Environment
+from compose.config.errors import ConfigurationError
 
 
 def check(path, env):

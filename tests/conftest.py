@@ -45,3 +45,23 @@ def bake(cookies, hook_scripts_dir):
     yield _bake
     for path in baked:
         shutil.rmtree(path, ignore_errors=True)
+
+
+_baked = {"combinations": 0, "passed": 0}
+
+
+def pytest_runtest_logreport(report):
+    """Count the combinations the matrix baked (reports reach the controller under xdist)."""
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "combinations_baked":
+                _baked["combinations"] += value
+                _baked["passed"] += value if report.passed else 0
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _baked["combinations"]:
+        terminalreporter.write_line(
+            f"matrix: {_baked['combinations']} combinations baked, "
+            f"{_baked['passed']} in groups that passed every check"
+        )

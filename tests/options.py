@@ -40,7 +40,10 @@ def pairwise_boolean_rows(names: list[str]) -> list[dict]:
         for va in (False, True)
         for vb in (False, True)
     }
-    candidates = [dict(zip(names, values, strict=True)) for values in itertools.product((False, True), repeat=len(names))]
+    candidates = [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product((False, True), repeat=len(names))
+    ]
     while uncovered:
         best = max(
             candidates,
@@ -57,7 +60,9 @@ BOOLEAN_ROWS = pairwise_boolean_rows(BOOLEANS)
 def choice_combinations() -> list[dict]:
     """Every valid combination of the choice options: the full cross product, filtered."""
     names = list(CHOICES)
-    combos = (dict(zip(names, values, strict=True)) for values in itertools.product(*CHOICES.values()))
+    combos = (
+        dict(zip(names, values, strict=True)) for values in itertools.product(*CHOICES.values())
+    )
     return [combo for combo in combos if is_valid(combo)]
 
 

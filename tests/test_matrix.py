@@ -69,7 +69,8 @@ def problems_of(answers: dict, result) -> list[str]:
 
 
 @pytest.mark.parametrize("group", GROUPS, ids="-".join)
-def test_every_combination_bakes_clean(bake, group):
+def test_every_combination_bakes_clean(bake, group, record_property):
+    record_property("combinations_baked", len(GROUPS[group]))
     failures = []
     for answers in GROUPS[group]:
         result = bake(**answers)
@@ -78,4 +79,6 @@ def test_every_combination_bakes_clean(bake, group):
             shutil.rmtree(result.project_path, ignore_errors=True)
         if problems:
             failures.append(f"[{combo_id(answers)}]\n  " + "\n  ".join(problems))
-    assert not failures, f"{len(failures)} of {len(GROUPS[group])} combinations:\n" + "\n".join(failures)
+    assert not failures, f"{len(failures)} of {len(GROUPS[group])} combinations:\n" + "\n".join(
+        failures
+    )

@@ -55,7 +55,9 @@ def forbidden(answers: dict) -> list[tuple[str, str, str]]:
     if beat != "django-celery-beat":
         refuse(r"(?i)django[-_]celery[-_]beat|DatabaseScheduler", f"beat_scheduler={beat}")
     if beat != "static":
-        refuse(r"(?i)celerybeat-schedule|PersistentScheduler|beat_schedule\b", f"beat_scheduler={beat}")
+        refuse(
+            r"(?i)celerybeat-schedule|PersistentScheduler|beat_schedule\b", f"beat_scheduler={beat}"
+        )
     backend = answers["result_backend"]
     if backend == "none":
         refuse(r"result_backend\b|result_expires|CELERY_RESULT_BACKEND", "result_backend=none")
@@ -74,8 +76,10 @@ def forbidden(answers: dict) -> list[tuple[str, str, str]]:
     if answers["ci"] != "github":
         refuse(r"(?i)github", f"ci={answers['ci']}")
     if answers["queue_topology"] != "priority":
-        refuse(r"(?i)x-max-priority|priority_steps|queue_order_strategy|MAX_PRIORITY",
-               f"queue_topology={answers['queue_topology']}")
+        refuse(
+            r"(?i)x-max-priority|priority_steps|queue_order_strategy|MAX_PRIORITY",
+            f"queue_topology={answers['queue_topology']}",
+        )
     own = {q["name"] for q in local_extensions.topology(answers["queue_topology"])["queues"]}
     for name in local_extensions.TOPOLOGIES:
         for queue in local_extensions.topology(name)["queues"]:
@@ -89,8 +93,10 @@ def forbidden(answers: dict) -> list[tuple[str, str, str]]:
                 refuse(rf"\"{name}\"", reason, files=r".*topology\.py")
     for version in ("3.11", "3.12", "3.13"):
         if version != answers["python_version"]:
-            refuse(rf"python:{re.escape(version)}|python-version: \"{re.escape(version)}\"",
-                   f"python_version={answers['python_version']}")
+            refuse(
+                rf"python:{re.escape(version)}|python-version: \"{re.escape(version)}\"",
+                f"python_version={answers['python_version']}",
+            )
     return rules
 
 

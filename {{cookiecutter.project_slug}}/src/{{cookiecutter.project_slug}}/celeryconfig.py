@@ -37,6 +37,17 @@ MAX_COUNTDOWN = 3600
 # longest hard time limit, the longest countdown and the longest retry backoff.
 # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
 VISIBILITY_TIMEOUT = max(topology.max_time_limit(), MAX_COUNTDOWN, retry.RETRY_BACKOFF_MAX) + 300
+_redelivery_bounds = {
+    "the longest hard time limit": topology.max_time_limit(),
+    "MAX_COUNTDOWN": MAX_COUNTDOWN,
+    "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
+}
+for _what, _seconds in _redelivery_bounds.items():
+    if _seconds >= VISIBILITY_TIMEOUT:
+        raise ImproperlyConfigured(
+            f"VISIBILITY_TIMEOUT ({VISIBILITY_TIMEOUT} s) must exceed {_what} ({_seconds} s), "
+            "or Redis delivers the task again while it still runs: raise VISIBILITY_TIMEOUT"
+        )
 {% endif %}
 
 # Broker
@@ -175,17 +186,3 @@ imports = (
 
 # Your overrides win.
 globals().update(overrides.SETTINGS)
-
-{% if redis_transport %}
-_redelivery_bounds = {
-    "the longest hard time limit": topology.max_time_limit(),
-    "MAX_COUNTDOWN": MAX_COUNTDOWN,
-    "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
-}
-for _what, _seconds in _redelivery_bounds.items():
-    if _seconds >= VISIBILITY_TIMEOUT:
-        raise ImproperlyConfigured(
-            f"VISIBILITY_TIMEOUT ({VISIBILITY_TIMEOUT} s) must exceed {_what} ({_seconds} s), "
-            "or Redis delivers the task again while it still runs: raise VISIBILITY_TIMEOUT"
-        )
-{% endif %}

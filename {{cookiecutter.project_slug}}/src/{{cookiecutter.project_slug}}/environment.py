@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Variables production must be given explicitly: credentials and addresses.
-REQUIRED_IN_PRODUCTION = (
+REQUIRED_IN_PRODUCTION = [
     "celery_broker_url",
 {% if cookiecutter.result_backend in ['redis', 'rpc'] %}
     "celery_result_backend",
@@ -23,7 +23,7 @@ REQUIRED_IN_PRODUCTION = (
 {% if cookiecutter.__needs_redis == 'yes' %}
     "redis_url",
 {% endif %}
-)
+]
 
 
 class ConfigurationError(RuntimeError):

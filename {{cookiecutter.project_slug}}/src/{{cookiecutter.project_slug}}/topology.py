@@ -84,7 +84,7 @@ WORKERS = (
 {% for worker in topo.workers %}
     Worker(
         name="{{ worker.name }}",
-        queues=({% for queue in worker.queues %}"{{ queue }}",{% if not loop.last %} {% endif %}{% endfor %}),
+        queues=({{ worker.queues | map('tojson') | join(', ') }}{{ ',' if worker.queues | length == 1 }}),
         purpose="{{ worker.purpose }}",
         pool="{{ worker.pool }}",
         concurrency={{ worker.concurrency }},

@@ -1,0 +1,180 @@
+"""The matrix checks themselves: each one fails on a broken input.
+
+A check that cannot fail proves nothing, so each is shown a project with
+one defect and must name it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests import checks
+from tests.options import matrix
+from tests.traces import trace_errors
+
+DEFAULTS = matrix()[0]
+
+
+@pytest.fixture
+def project(bake):
+    result = bake(**DEFAULTS)
+    assert result.exit_code == 0
+    return result.project_path
+
+
+def test_clean_project_passes_every_check(project):
+    tree = checks.read_tree(project)
+    compose = [p for p in tree if checks.is_compose_file(p)]
+    workflows = [p for p in tree if checks.is_workflow(p)]
+    assert compose and workflows
+    assert checks.unrendered_markup(tree) == []
+    assert checks.parse_errors(tree) == []
+    assert checks.ruff_errors(project, tree) == []
+    assert checks.schema_errors("vendor.compose-spec", tree, compose) == []
+    assert checks.docker_compose_errors(project, compose, {}) == []
+    assert checks.schema_errors("vendor.github-workflows", tree, workflows) == []
+    assert trace_errors(DEFAULTS, tree) == []
+
+
+def test_unrendered_markup_is_found():
+    tree = {"a.py": b"x = '{{ cookiecutter.project_slug }}'\n", "b.md": b"{% if x %}\n"}
+    assert len(checks.unrendered_markup(tree)) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("broken.yaml", b"key: [unclosed\n"),
+        ("broken.toml", b"key = \n"),
+        ("broken.json", b"{'single': 'quotes'}"),
+        ("broken.ini", b"no section header\n"),
+        ("broken.py", b"def f(:\n"),
+    ],
+)
+def test_parse_errors_are_found(path, content):
+    assert checks.parse_errors({path: content}) != []
+
+
+def test_ruff_finds_lint_and_formatting(project):
+    target = project / "src" / "acme_tasks" / "overrides.py"
+    target.write_text(target.read_text() + "\nimport os\nx=1\n")
+    tree = checks.read_tree(project)
+    errors = "\n".join(checks.ruff_errors(project, tree))
+    assert "F401" in errors  # unused import
+    assert "ruff format" in errors
+
+
+def test_compose_schema_and_docker_compose_refuse_a_broken_file(project):
+    compose = project / "compose.yaml"
+    compose.write_text(
+        compose.read_text().replace("condition: service_healthy", "condition: soon", 1)
+    )
+    tree = checks.read_tree(project)
+    assert checks.schema_errors("vendor.compose-spec", tree, ["compose.yaml"]) != []
+    assert checks.docker_compose_errors(project, ["compose.yaml"], {}) != []
+
+
+def test_workflow_schema_refuses_a_broken_workflow(project):
+    workflow = ".github/workflows/ci.yml"
+    path = project / workflow
+    path.write_text(path.read_text().replace("runs-on:", "runs_on:", 1))
+    tree = checks.read_tree(project)
+    assert checks.schema_errors("vendor.github-workflows", tree, [workflow]) != []
+
+
+@pytest.mark.parametrize(
+    ("answers", "content", "expected"),
+    [
+        ({"broker": "redis"}, b"BROKER = 'amqp://guest@rabbitmq//'", "broker=redis"),
+        ({"monitoring": "none"}, b"flower:\n", "monitoring=none"),
+        ({"beat_scheduler": "none"}, b"celery beat --loglevel", "beat_scheduler=none"),
+        ({"framework": "standalone"}, b"import django", "framework=standalone"),
+        ({"queue_topology": "single"}, b"worker-slow:", "has no queue slow"),
+        ({"python_version": "3.12"}, b"FROM python:3.13-slim", "python_version=3.12"),
+    ],
+)
+def test_traces_of_unchosen_options_are_found(answers, content, expected):
+    errors = trace_errors({**DEFAULTS, **answers}, {"file.txt": content})
+    assert any(expected in error for error in errors), errors
+
+
+def test_in_process_schema_check_agrees_with_check_jsonschema_cli(project):
+    """The matrix validates in-process for speed; the CLI must say the same."""
+    for schema, path in (
+        ("vendor.compose-spec", "compose.yaml"),
+        ("vendor.github-workflows", ".github/workflows/ci.yml"),
+    ):
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "check_jsonschema",
+                "--builtin-schema",
+                schema,
+                str(project / path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+    compose = project / "compose.yaml"
+    compose.write_text(
+        compose.read_text().replace("condition: service_healthy", "condition: soon", 1)
+    )
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(compose),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode != 0
+    assert (
+        checks.schema_errors("vendor.compose-spec", checks.read_tree(project), ["compose.yaml"])
+        != []
+    )
+
+
+def test_compose_server_agrees_with_docker_compose_cli(project):
+    compose = project / "compose.yaml"
+    cli = subprocess.run(
+        ["docker-compose", "-f", str(compose), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    compose.write_text(compose.read_text().replace("init: true", "init: sometimes", 1))
+    cli = subprocess.run(
+        ["docker-compose", "-f", str(compose), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode != 0
+    assert checks.docker_compose_errors(project, ["compose.yaml"], {}) != []
+
+
+def test_template_code_is_linted_and_formatted():
+    from tests.options import TEMPLATE_DIR
+
+    paths = ["tests", "local_extensions.py"]
+    for command in (["check"], ["format", "--check"]):
+        run = subprocess.run(
+            [*checks.RUFF, *command, *paths],
+            cwd=TEMPLATE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
