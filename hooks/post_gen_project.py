@@ -13,7 +13,18 @@ import os
 
 FRAMEWORK = "{{ cookiecutter.framework }}"
 CI = "{{ cookiecutter.ci }}"
+BEAT = "{{ cookiecutter.beat_scheduler }}"
+MESSAGE_SIGNING = {{ cookiecutter.message_signing }}
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
+# The tasking package as a Django app: models, admin, migrations, commands.
+DJANGO_TASKING_FILES = (
+    "apps.py",
+    "models.py",
+    "admin.py",
+    "migrations",
+    "management",
+    os.path.join("stores", "orm.py"),
+)
 
 
 def remove(*paths: str) -> None:
@@ -28,8 +39,40 @@ def remove(*paths: str) -> None:
             os.remove(path)
 
 
+TASKING = os.path.join(PACKAGE, "tasking")
+
+
 def remove_django_files() -> None:
-    remove("manage.py", os.path.join(PACKAGE, "config"))
+    remove(
+        "manage.py",
+        os.path.join(PACKAGE, "config"),
+        os.path.join(PACKAGE, "orders"),
+        os.path.join("tests", "test_django.py"),
+        *(os.path.join(TASKING, name) for name in DJANGO_TASKING_FILES),
+    )
+
+
+def remove_standalone_files() -> None:
+    remove(
+        os.path.join(TASKING, "stores", "redis.py"),
+        os.path.join(PACKAGE, "cli.py"),
+        os.path.join("tests", "test_cli.py"),
+    )
+
+
+def remove_signing_files() -> None:
+    remove(
+        os.path.join(TASKING, "signing.py"),
+        os.path.join(TASKING, "management", "commands", "create_signing_keys.py"),
+    )
+
+
+def remove_beat_files() -> None:
+    remove(os.path.join(PACKAGE, "schedule.py"), os.path.join("tests", "test_beat.py"))
+
+
+def remove_schedule_migration() -> None:
+    remove(os.path.join(TASKING, "migrations", "0002_periodic_tasks.py"))
 
 
 def remove_github_ci() -> None:
@@ -37,8 +80,16 @@ def remove_github_ci() -> None:
 
 
 def main() -> None:
-    if FRAMEWORK != "django":
+    if FRAMEWORK == "django":
+        remove_standalone_files()
+    else:
         remove_django_files()
+    if not MESSAGE_SIGNING:
+        remove_signing_files()
+    if BEAT == "none":
+        remove_beat_files()
+    if BEAT != "django-celery-beat":
+        remove_schedule_migration()
     if CI != "github":
         remove_github_ci()
 

@@ -40,6 +40,8 @@ SHADOWED_MODULES = {
 }
 
 SLUG_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+# The generated code keeps within 100 columns for package names up to this long.
+MAX_SLUG_LENGTH = 30
 
 
 class Refused(Exception):
@@ -61,6 +63,13 @@ def check_slug(slug: str) -> None:
             "it is not a lowercase Python identifier",
             "Use lowercase letters, digits and underscores, starting with a letter, "
             "for example project_slug=acme_tasks.",
+        )
+    if len(slug) > MAX_SLUG_LENGTH:
+        raise Refused(
+            "project_slug", repr(slug),
+            f"it is {len(slug)} characters long, and every import of the project starts with it",
+            f"Choose a name of at most {MAX_SLUG_LENGTH} characters, for example "
+            f"project_slug={slug[:MAX_SLUG_LENGTH].rstrip('_')}.",
         )
     if slug in SHADOWED_MODULES:
         raise Refused(

@@ -35,11 +35,14 @@ UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter|cookiecutter\.\w|\{%-?|-?%\}|\{#
 
 def read_tree(root: Path) -> dict[str, bytes]:
     """Every file below ``root``, by path relative to it."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    tree = {}
+    for folder, _, files in os.walk(root):
+        relative = os.path.relpath(folder, root)
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as file:
+                key = name if relative == "." else f"{relative}/{name}".replace(os.sep, "/")
+                tree[key] = file.read()
+    return dict(sorted(tree.items()))
 
 
 def digest(*parts: bytes | str) -> str:
@@ -50,13 +53,14 @@ def digest(*parts: bytes | str) -> str:
     return sha.hexdigest()
 
 
+@cache
+def _markup(content: bytes) -> str:
+    match = UNRENDERED.search(content.decode("utf-8", "replace"))
+    return match.group(0) if match else ""
+
+
 def unrendered_markup(tree: dict[str, bytes]) -> list[str]:
-    return [
-        f"{path}: {match.group(0)!r}"
-        for path, content in tree.items()
-        for match in [UNRENDERED.search(content.decode("utf-8", "replace"))]
-        if match
-    ]
+    return [f"{path}: {found!r}" for path, content in tree.items() if (found := _markup(content))]
 
 
 @cache

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from cookiecutter.main import cookiecutter
 
 from tests.options import TEMPLATE_DIR, check_known_keys
 
@@ -24,6 +26,44 @@ def hook_scripts_dir(tmp_path_factory) -> Path:
     saved, tempfile.tempdir = tempfile.tempdir, str(path)
     yield path
     tempfile.tempdir = saved
+
+
+@pytest.fixture(scope="session")
+def scratch_dir(tmp_path_factory) -> Path:
+    """Where the matrix bakes: in memory (/dev/shm) when the machine has it."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="celery-stack-matrix-", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("matrix")
+
+
+@pytest.fixture
+def bake_quickly(scratch_dir, hook_scripts_dir):
+    """Bake with cookiecutter's own API into a scratch folder, for the matrix.
+
+    pytest-cookies renders every context twice and numbers its output
+    folders by listing them; over thousands of bakes that doubles the cost.
+    This calls the same ``cookiecutter()`` a user runs, with the same guard
+    against misspelled option names.
+    """
+
+    def _bake(**answers) -> Path:
+        check_known_keys(answers)
+        output = Path(tempfile.mkdtemp(dir=scratch_dir))
+        try:
+            return Path(
+                cookiecutter(
+                    str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output)
+                )
+            )
+        finally:
+            for leftover in hook_scripts_dir.iterdir():
+                leftover.unlink()
+
+    return _bake
 
 
 @pytest.fixture

@@ -89,3 +89,32 @@ def check_known_keys(extra_context: dict) -> None:
     unknown = sorted(set(extra_context) - set(OPTIONS))
     if unknown:
         raise KeyError(f"not options of cookiecutter.json: {', '.join(unknown)}")
+
+
+def pairwise_covering_set(names: list[str], fixed: dict | None = None) -> list[dict]:
+    """Valid combinations in which every pair of values of ``names`` meets at least once.
+
+    Options not in ``names`` keep their defaults (or the value in ``fixed``).
+    Greedy: each pick covers the most pairs not yet covered.
+    """
+    defaults = {
+        key: (value[0] if isinstance(value, list) else value) for key, value in OPTIONS.items()
+    }
+    base = {**defaults, **(fixed or {})}
+    values = {name: CHOICES.get(name, [False, True]) for name in names}
+    candidates = [
+        {**base, **dict(zip(names, combo, strict=True))}
+        for combo in itertools.product(*values.values())
+    ]
+    candidates = [c for c in candidates if is_valid(c)]
+
+    def pairs(answers: dict) -> set:
+        return {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(names, 2)}
+
+    reachable = set().union(*(pairs(c) for c in candidates))
+    chosen: list[dict] = []
+    while reachable:
+        best = max(candidates, key=lambda c: len(pairs(c) & reachable))
+        chosen.append(best)
+        reachable -= pairs(best)
+    return chosen

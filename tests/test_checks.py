@@ -178,3 +178,41 @@ def test_template_code_is_linted_and_formatted():
             check=False,
         )
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+LONGEST_SLUG = "a_package_name_of_thirty_chars"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {
+            "framework": "django",
+            "broker": "rabbitmq",
+            "message_signing": True,
+            "beat_scheduler": "django-celery-beat",
+            "result_backend": "django-db",
+        },
+        {
+            "framework": "standalone",
+            "broker": "rabbitmq",
+            "message_signing": True,
+            "result_backend": "rpc",
+            "beat_scheduler": "redbeat",
+        },
+        {"framework": "django", "broker": "redis", "queue_topology": "priority"},
+        {
+            "framework": "standalone",
+            "broker": "redis",
+            "queue_topology": "per-domain",
+            "result_backend": "redis",
+        },
+    ],
+    ids=["django-rabbitmq", "standalone-rabbitmq", "django-redis", "standalone-redis"],
+)
+def test_longest_allowed_package_name_still_passes_ruff(bake, answers):
+    assert len(LONGEST_SLUG) == 30
+    result = bake(**{**answers, "project_slug": LONGEST_SLUG})
+    assert result.exit_code == 0, result.exception
+    tree = checks.read_tree(result.project_path)
+    assert checks.ruff_errors(result.project_path, tree) == []

@@ -58,6 +58,12 @@ REFUSED_BY_HOOK = [
         "project_slug='config': a package named 'config' would shadow the module of that name the "
         "project imports. Choose a name of your own, for example project_slug=config_app.",
     ),
+    (
+        ["project_slug=" + "a" * 31],
+        f"project_slug='{'a' * 31}': it is 31 characters long, and every import of the project "
+        f"starts with it. Choose a name of at most 30 characters, for example "
+        f"project_slug={'a' * 30}.",
+    ),
     (["project_name="], "project_name='': it is empty"),
     (["project_name=!!!"], "project_name='!!!': it has no letter or digit"),
     (["author_email=nobody"], "author_email='nobody': it is not an email address"),

@@ -55,9 +55,9 @@ def forbidden(answers: dict) -> list[tuple[str, str, str]]:
     if beat != "django-celery-beat":
         refuse(r"(?i)django[-_]celery[-_]beat|DatabaseScheduler", f"beat_scheduler={beat}")
     if beat != "static":
-        refuse(
-            r"(?i)celerybeat-schedule|PersistentScheduler|beat_schedule\b", f"beat_scheduler={beat}"
-        )
+        refuse(r"(?i)celerybeat-schedule|PersistentScheduler", f"beat_scheduler={beat}")
+    if beat not in ("static", "redbeat"):
+        refuse(r"beat_schedule\b", f"beat_scheduler={beat}")
     backend = answers["result_backend"]
     if backend == "none":
         refuse(r"result_backend\b|result_expires|CELERY_RESULT_BACKEND", "result_backend=none")

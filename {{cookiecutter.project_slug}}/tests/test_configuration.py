@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from {{ cookiecutter.project_slug }} import topology
 from {{ cookiecutter.project_slug }}.celery_app import app
 
@@ -20,14 +22,132 @@ def test_only_the_chosen_serializer_is_accepted():
 {% endif %}
 
 
-def test_example_task_is_registered_and_routed():
-    app.loader.import_default_modules()
-    name = "{{ cookiecutter.project_slug }}.notifications.tasks.send_notification"
-    assert name in app.tasks
-    queue = topology.ROUTES_BY_FAMILY["notifications"]
-    assert app.amqp.router.route({}, name)["queue"].name == queue
-
-
 def test_every_queue_is_consumed_by_a_worker_group():
     consumed = {queue for worker in topology.WORKERS for queue in worker.queues}
     assert set(topology.QUEUES) == consumed
+
+
+def test_reliability_defaults():
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
+    assert conf.broker_connection_retry_on_startup is True
+    assert conf.task_create_missing_queues is False
+    assert conf.worker_soft_shutdown_timeout > 0
+    assert conf.worker_hijack_root_logger is False
+    assert conf.timezone == "UTC" and conf.enable_utc is True
+    assert 0 < conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.worker_max_tasks_per_child > 0 and conf.worker_max_memory_per_child > 0
+    assert conf.worker_send_task_events is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
+    assert conf.task_send_sent_event is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
+
+
+def test_every_worker_group_has_sane_limits():
+    for worker in topology.WORKERS:
+        assert 0 < worker.soft_time_limit < worker.time_limit, worker.name
+        assert worker.prefetch_multiplier >= 1 and worker.concurrency >= 1, worker.name
+{% if cookiecutter.broker == 'rabbitmq' %}
+        # RabbitMQ closes a channel that holds an unacknowledged message for
+        # longer than consumer_timeout (30 minutes by default).
+        assert worker.time_limit < 30 * 60, worker.name
+{% endif %}
+{% if cookiecutter.broker == 'redis' or cookiecutter.result_backend == 'redis' %}
+
+
+def test_visibility_timeout_exceeds_every_delay():
+    from {{ cookiecutter.project_slug }} import celeryconfig
+    from {{ cookiecutter.project_slug }}.tasking import retry
+
+    timeout = celeryconfig.VISIBILITY_TIMEOUT
+    assert timeout > topology.max_time_limit()
+    assert timeout > celeryconfig.MAX_COUNTDOWN
+    assert timeout > retry.RETRY_BACKOFF_MAX
+{% if cookiecutter.broker == 'redis' %}
+    assert app.conf.broker_transport_options["visibility_timeout"] == timeout
+{% endif %}
+{% if cookiecutter.result_backend == 'redis' %}
+    assert app.conf.result_backend_transport_options["visibility_timeout"] == timeout
+{% endif %}
+{% endif %}
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+
+def test_rabbitmq_queues_are_durable_and_dead_letter():
+    assert app.conf.broker_transport_options["confirm_publish"] is True
+    assert app.conf.task_default_exchange_type == "topic"
+    queues = {queue.name.removeprefix(topology.prefix()): queue for queue in app.conf.task_queues}
+    assert set(queues) == set(topology.QUEUES) | {topology.DEAD_LETTER_QUEUE}
+    for name in topology.QUEUES:
+        arguments = queues[name].queue_arguments
+        assert queues[name].durable
+        assert arguments["x-dead-letter-exchange"].endswith(topology.DEAD_LETTER_QUEUE)
+{% if cookiecutter.queue_topology == 'priority' %}
+        assert arguments["x-max-priority"] == topology.MAX_PRIORITY
+{% else %}
+        assert arguments["x-queue-type"] == "quorum"
+        assert arguments["x-delivery-limit"] > 0
+{% endif %}
+{% endif %}
+
+
+@pytest.mark.parametrize(
+    ("task_name", "family"),
+    [
+        ("{{ cookiecutter.project_slug }}.notifications.tasks.send_notification", "notifications"),
+        ("{{ cookiecutter.project_slug }}.reports.tasks.generate_report", "reports"),
+        ("{{ cookiecutter.project_slug }}.integrations.tasks.sync_customer", "integrations"),
+        ("{{ cookiecutter.project_slug }}.maintenance.tasks.cleanup_reports", "maintenance"),
+    ],
+)
+def test_every_example_task_routes_to_its_queue(task_name, family):
+    app.loader.import_default_modules()
+    assert task_name in app.tasks
+    expected = topology.prefix() + topology.ROUTES_BY_FAMILY[family]
+    assert app.amqp.router.route({}, task_name)["queue"].name == expected
+
+
+def test_retry_policy_separates_transient_from_permanent():
+    from {{ cookiecutter.project_slug }}.tasking import retry
+
+    assert isinstance(retry.classify_http_status(503), retry.TransientError)
+    assert isinstance(retry.classify_http_status(429), retry.TransientError)
+    assert isinstance(retry.classify_http_status(404), retry.PermanentError)
+    assert isinstance(retry.classify_http_status(422), retry.PermanentError)
+    task = app.tasks["{{ cookiecutter.project_slug }}.integrations.tasks.sync_customer"]
+    assert retry.TransientError in task.autoretry_for
+    assert retry.PermanentError in task.dont_autoretry_for
+    assert task.retry_jitter is True and task.retry_backoff_max == retry.RETRY_BACKOFF_MAX
+{% if cookiecutter.broker == 'redis' %}
+
+
+def test_a_delay_beyond_the_visibility_window_is_refused():
+    from {{ cookiecutter.project_slug }}.celeryconfig import MAX_COUNTDOWN
+
+    task = app.tasks["{{ cookiecutter.project_slug }}.maintenance.tasks.heartbeat"]
+    with pytest.raises(ValueError, match="exceeds MAX_COUNTDOWN"):
+        task.apply_async(countdown=MAX_COUNTDOWN + 1)
+{% endif %}
+
+
+def test_production_environment_names_every_missing_variable(monkeypatch):
+    from {{ cookiecutter.project_slug }}.environment import (
+        ConfigurationError,
+        Environment,
+        environment,
+    )
+
+    for name in list(Environment.model_fields):
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.chdir("/")  # no .env file either
+    environment.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match="APP_ENV=production needs CELERY_BROKER_URL"):
+            environment()
+        monkeypatch.setenv("APP_ENV", "staging")
+        environment.cache_clear()
+        with pytest.raises(ConfigurationError, match="APP_ENV: Input should be"):
+            environment()
+    finally:
+        environment.cache_clear()

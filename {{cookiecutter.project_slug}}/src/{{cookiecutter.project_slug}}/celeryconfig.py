@@ -17,7 +17,11 @@ from __future__ import annotations
 from celery.exceptions import ImproperlyConfigured
 
 {% endif %}
+{% if cookiecutter.beat_scheduler in ['static', 'redbeat'] %}
+from {{ cookiecutter.project_slug }} import overrides, schedule, topology
+{% else %}
 from {{ cookiecutter.project_slug }} import overrides, topology
+{% endif %}
 from {{ cookiecutter.project_slug }}.environment import environment
 {% if redis_transport %}
 from {{ cookiecutter.project_slug }}.tasking import retry
@@ -86,6 +90,10 @@ task_serializer = "{{ cookiecutter.serializer }}"
 accept_content = ["{{ cookiecutter.serializer }}"]
 {% endif %}
 event_serializer = "json"
+{% if cookiecutter.result_backend != 'none' %}
+result_serializer = "{{ cookiecutter.serializer }}"
+result_accept_content = ["{{ cookiecutter.serializer }}"]
+{% endif %}
 
 # Reliability
 # ------------------------------------------------------------------------------
@@ -94,6 +102,12 @@ event_serializer = "json"
 task_acks_late = True
 # A child killed by the OOM killer or SIGKILL puts its message back.
 task_reject_on_worker_lost = True
+{% if rabbitmq %}
+# A task that failed for good is rejected, not acknowledged, so RabbitMQ
+# dead-letters its message to the dead-letter queue (the task base class
+# records it too).
+task_acks_on_failure_or_timeout = False
+{% endif %}
 # After a lost broker connection, running late-ack tasks are cancelled: their
 # messages are redelivered anyway, and would otherwise run twice.
 worker_cancel_long_running_tasks_on_connection_loss = True
@@ -140,7 +154,10 @@ def _route(name, args, kwargs, options, task=None, **kw):
 
 task_routes = (_route,)
 {% if priorities %}
-task_queue_max_priority = topology.MAX_PRIORITY
+{% if rabbitmq %}
+# Work queues declare their own maximum priority (topology.py); the global
+# task_queue_max_priority would also apply it to the dead-letter queue.
+{% endif %}
 task_default_priority = topology.PRIORITY_BY_QUEUE[topology.DEFAULT_QUEUE]
 {% endif %}
 
@@ -176,6 +193,31 @@ task_send_sent_event = {{ 'True' if events else 'False' }}
 # ------------------------------------------------------------------------------
 worker_hijack_root_logger = False
 
+{% if cookiecutter.beat_scheduler != 'none' %}
+# Beat: exactly one per environment (schedule.py)
+# ------------------------------------------------------------------------------
+{% if cookiecutter.beat_scheduler == 'static' %}
+beat_scheduler = "celery.beat:PersistentScheduler"
+# On a volume, so a restarted beat knows what already ran.
+beat_schedule_filename = _env.celery_beat_schedule_file
+beat_schedule = schedule.beat_schedule()
+{% elif cookiecutter.beat_scheduler == 'redbeat' %}
+# Schedule and lock in Redis: a standby beat takes over when the lock expires.
+# https://redbeat.readthedocs.io/en/latest/config.html
+beat_scheduler = "redbeat.RedBeatScheduler"
+redbeat_redis_url = _env.redis_url
+redbeat_key_prefix = _prefix + "redbeat"
+# The lock expires after redbeat_lock_timeout without renewal; the loop
+# renews it every beat_max_loop_interval. Short values mean quick failover.
+beat_max_loop_interval = 5
+redbeat_lock_timeout = 30
+beat_schedule = schedule.beat_schedule()
+{% else %}
+# Schedules live in the database, seeded by a data migration, edited in the admin.
+beat_scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
+{% endif %}
+
+{% endif %}
 # Task modules
 # ------------------------------------------------------------------------------
 imports = (

@@ -47,6 +47,12 @@ class Environment(BaseSettings):
 {% if cookiecutter.__needs_redis == 'yes' %}
     redis_url: str = "redis://127.0.0.1:6379/2"
 {% endif %}
+{% if cookiecutter.beat_scheduler == 'static' %}
+    celery_beat_schedule_file: str = "var/celerybeat-schedule"
+{% endif %}
+{% if cookiecutter.framework != 'django' %}
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+{% endif %}
     # Prefix for queue names, so that several test runs can share one broker.
     celery_queue_prefix: str = ""
 {% if cookiecutter.message_signing %}

@@ -72,6 +72,9 @@ QUEUES = (
 DEFAULT_QUEUE = "{{ topo.default_queue }}"
 # Where tasks that failed for good are kept for inspection and requeueing.
 DEAD_LETTER_QUEUE = "{{ topo.dead_letter_queue }}"
+{% if rabbitmq %}
+DEAD_LETTER_TTL_MS = 14 * 24 * 60 * 60 * 1000
+{% endif %}
 
 # Task family (the package a task lives in) -> queue.
 ROUTES_BY_FAMILY = {
@@ -102,6 +105,13 @@ WORKERS = (
 MAX_PRIORITY = 9
 PRIORITY_BY_QUEUE = {"high": 9, "default": 5, "low": 1}
 {% endif %}
+
+
+def prefix() -> str:
+    """The prefix of every queue and exchange name in this process (empty in production)."""
+    from {{ cookiecutter.project_slug }}.environment import environment
+
+    return environment().celery_queue_prefix
 
 
 def worker(name: str) -> Worker:
@@ -142,7 +152,7 @@ def declare_queues(prefix: str = "") -> list[Queue]:
     https://www.rabbitmq.com/docs/dlx
     """
     exchange = Exchange(prefix + "tasks", type="topic", durable=True)
-    dead_letters = Exchange(prefix + DEAD_LETTER_QUEUE, type="direct", durable=True)
+    dead_letters = Exchange(prefix + DEAD_LETTER_QUEUE, type="topic", durable=True)
     arguments = {
         "x-dead-letter-exchange": dead_letters.name,
         "x-dead-letter-routing-key": prefix + DEAD_LETTER_QUEUE,
@@ -171,7 +181,8 @@ def declare_queues(prefix: str = "") -> list[Queue]:
             dead_letters,
             routing_key=prefix + DEAD_LETTER_QUEUE,
             durable=True,
-            queue_arguments={"x-queue-type": "quorum"},
+            # Kept two weeks for inspection; the task base class has recorded each one.
+            queue_arguments={"x-queue-type": "quorum", "x-message-ttl": DEAD_LETTER_TTL_MS},
         )
     )
     return queues

@@ -6,6 +6,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.config.settings.production")
+SETTINGS = "{{ cookiecutter.project_slug }}.config.settings.production"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
 
 application = get_wsgi_application()

@@ -1,17 +1,52 @@
-"""The base class of every task: retry policy applied by default.
+"""The base class of every task: retry policy and dead letters.
 
 Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#custom-task-classes
 """
 
 from __future__ import annotations
 
-from celery import Task
+import logging
+{% if cookiecutter.broker == 'redis' %}
+from datetime import UTC, datetime
+{% endif %}
 
+{% if cookiecutter.framework == 'django' %}
+from celery.contrib.django.task import DjangoTask as Task
+{% else %}
+from celery import Task
+{% endif %}
+
+{% if cookiecutter.broker == 'redis' %}
+from {{ cookiecutter.project_slug }}.celeryconfig import MAX_COUNTDOWN
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking import retry
+from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
+from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+logger = logging.getLogger(__name__)
+{% if cookiecutter.broker == 'redis' %}
+
+
+def _delay_of(options: dict) -> float | None:
+    """Seconds until a message with these options may run, if it is delayed."""
+    if options.get("countdown") is not None:
+        return float(options["countdown"])
+    eta = options.get("eta")
+    if eta is not None:
+        return (eta - datetime.now(eta.tzinfo or UTC)).total_seconds()
+    return None
+{% endif %}
 
 
 class BaseTask(Task):
-    """Retries transient errors with exponential backoff and jitter, up to a cap."""
+{% if cookiecutter.framework == 'django' %}
+    """Retries transient errors with capped, jittered backoff; records what fails for good.
+
+    Based on Celery's Django task, which adds ``delay_on_commit``.
+    """
+{% else %}
+    """Retries transient errors with capped, jittered backoff; records what fails for good."""
+{% endif %}
 
     autoretry_for = retry.TRANSIENT_ERRORS
     dont_autoretry_for = retry.PERMANENT_ERRORS
@@ -19,3 +54,52 @@ class BaseTask(Task):
     retry_backoff_max = retry.RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = retry.MAX_RETRIES
+
+{% if cookiecutter.broker == 'redis' %}
+    def apply_async(self, args=None, kwargs=None, **options):
+        """Refuses a countdown or ETA beyond MAX_COUNTDOWN.
+
+        Redis would deliver such a message again every visibility timeout
+        while it waits, and the task would run more than once.
+        """
+        delay = _delay_of(options)
+        if delay is not None and delay > MAX_COUNTDOWN:
+            raise ValueError(
+                f"{self.name}: a delay of {delay:.0f} s exceeds MAX_COUNTDOWN "
+{% if cookiecutter.beat_scheduler == 'none' %}
+                f"({MAX_COUNTDOWN} s); store the due time and poll for it instead, "
+{% else %}
+                f"({MAX_COUNTDOWN} s); schedule it with beat instead, "
+{% endif %}
+                "or raise MAX_COUNTDOWN in celeryconfig.py"
+            )
+        return super().apply_async(args, kwargs, **options)
+
+{% endif %}
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """Called once a task has failed for good: retries exhausted or a permanent error."""
+        delivery = self.request.delivery_info or {}
+        letter = DeadLetter(
+            task_name=self.name,
+            task_id=task_id,
+            args=list(args or ()),
+            kwargs=dict(kwargs or {}),
+            queue=delivery.get("routing_key") or "",
+            exception=f"{type(exc).__name__}: {exc}",
+            traceback=str(einfo) if einfo else "",
+            retries=self.request.retries or 0,
+        )
+        try:
+            recorded = store().record_dead_letter(letter)
+        except Exception:
+            # The store is down: the log line is the last record, keep it complete.
+            logger.exception("could not record dead letter %r", letter)
+            raise
+        logger.error(
+            "task %s[%s] failed for good after %d retries: %s (dead letter %s)",
+            self.name,
+            task_id,
+            letter.retries,
+            letter.exception,
+            recorded.id,
+        )

@@ -27,9 +27,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Databases
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"),
-}
+DEVELOPMENT_DATABASE = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
+DATABASES = {"default": env.db("DATABASE_URL", default=DEVELOPMENT_DATABASE)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 
@@ -44,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "{{ cookiecutter.project_slug }}.tasking",
+    "{{ cookiecutter.project_slug }}.orders",
 {% if cookiecutter.result_backend == 'django-db' %}
     "django_celery_results",
 {% endif %}

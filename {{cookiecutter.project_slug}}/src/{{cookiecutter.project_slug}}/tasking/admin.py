@@ -1,0 +1,41 @@
+"""Admin for dead letters: inspect, requeue, delete."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from {{ cookiecutter.project_slug }}.tasking import models
+from {{ cookiecutter.project_slug }}.tasking.deadletters import requeue
+from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+
+@admin.register(models.DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ("task_name", "task_id", "queue", "exception", "retries", "failed_at")
+    list_filter = ("task_name", "queue")
+    search_fields = ("task_name", "task_id", "exception")
+    readonly_fields = [field.name for field in models.DeadLetter._meta.fields]
+    actions = ["requeue_selected"]
+
+    @admin.action(description="Requeue selected dead letters")
+    def requeue_selected(self, request, queryset):
+        from {{ cookiecutter.project_slug }}.celery_app import app
+
+        count = 0
+        for row in queryset:
+            letter = store().dead_letter(str(row.pk))
+            if letter is not None:
+                requeue(letter, app)
+                store().remove_dead_letter(letter.id)
+                count += 1
+        self.message_user(request, f"Requeued {count} task(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ("key", "created_at")
+    search_fields = ("key",)
+    readonly_fields = ("key", "created_at")

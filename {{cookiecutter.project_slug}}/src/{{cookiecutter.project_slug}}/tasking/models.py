@@ -1,0 +1,35 @@
+"""Database records of idempotency claims and dead letters."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class IdempotencyKey(models.Model):
+    """A side effect that has been applied; its key is unique."""
+
+    key = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class DeadLetter(models.Model):
+    """A task that failed for good, with what is needed to run it again."""
+
+    task_name = models.CharField(max_length=255, db_index=True)
+    task_id = models.CharField(max_length=255)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    queue = models.CharField(max_length=255, blank=True)
+    exception = models.TextField()
+    traceback = models.TextField(blank=True)
+    retries = models.PositiveIntegerField(default=0)
+    failed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.task_id}]"

@@ -1,0 +1,89 @@
+"""Dead-letter operations shared by the command line{% if cookiecutter.framework == 'django' %} (``manage.py deadletters``){% endif %}.
+
+list, show, requeue and purge, on whichever store the project uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter, requeue
+from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+
+class OperationError(Exception):
+    """An operation that cannot be done as asked; the message says why."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the newest dead letters")
+    listing.add_argument("--limit", type=int, default=50)
+    show = actions.add_parser("show", help="one dead letter in full")
+    show.add_argument("id")
+    again = actions.add_parser("requeue", help="publish dead letters again, then forget them")
+    again.add_argument("ids", nargs="*")
+    again.add_argument("--all", action="store_true", help="every dead letter")
+    purge = actions.add_parser("purge", help="delete every dead letter")
+    purge.add_argument("--yes", action="store_true", help="confirm the deletion")
+
+
+def _line(letter: DeadLetter) -> str:
+    when = letter.failed_at.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{letter.id:>16}  {when}  {letter.task_name}  {letter.exception}"
+
+
+def run(options: dict, write: Callable[[str], object]) -> None:
+    from {{ cookiecutter.project_slug }}.celery_app import app
+
+    action = options["action"]
+    if action == "list":
+        letters = store().dead_letters(limit=options["limit"])
+        for letter in letters:
+            write(_line(letter))
+        write(f"{len(letters)} dead letter(s)")
+    elif action == "show":
+        letter = store().dead_letter(options["id"])
+        if letter is None:
+            raise OperationError(f"no dead letter with id {options['id']!r}: see the list action")
+        write(
+            json.dumps(
+                {
+                    "id": letter.id,
+                    "task_name": letter.task_name,
+                    "task_id": letter.task_id,
+                    "args": letter.args,
+                    "kwargs": letter.kwargs,
+                    "queue": letter.queue,
+                    "retries": letter.retries,
+                    "failed_at": letter.failed_at.isoformat(),
+                    "exception": letter.exception,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        write(letter.traceback)
+    elif action == "requeue":
+        if options["all"] == bool(options["ids"]):
+            raise OperationError("requeue needs dead letter ids or --all, not both or neither")
+        letters = (
+            store().dead_letters(limit=10_000)
+            if options["all"]
+            else [store().dead_letter(letter_id) for letter_id in options["ids"]]
+        )
+        missing = [i for i, letter in zip(options["ids"], letters, strict=False) if letter is None]
+        if missing:
+            raise OperationError(
+                f"no dead letter with id(s) {', '.join(missing)}: nothing requeued"
+            )
+        for letter in letters:
+            task_id = requeue(letter, app)
+            store().remove_dead_letter(letter.id)
+            write(f"requeued {letter.task_name} as {task_id}")
+    elif action == "purge":
+        if not options["yes"]:
+            raise OperationError("purge deletes every dead letter: repeat with --yes to confirm")
+        write(f"purged {store().purge_dead_letters()} dead letter(s)")

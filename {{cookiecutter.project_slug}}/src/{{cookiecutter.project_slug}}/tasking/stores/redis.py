@@ -1,0 +1,105 @@
+"""The store in Redis: idempotency claims and dead letters."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from datetime import datetime
+
+import redis
+
+from {{ cookiecutter.project_slug }}.environment import environment
+from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
+from {{ cookiecutter.project_slug }}.tasking.retry import TransientError
+from {{ cookiecutter.project_slug }}.topology import max_time_limit
+
+# A claim outlives the longest run, so it never expires under a running task.
+CLAIM_TTL_MS = (max_time_limit() + 60) * 1000
+# The done marker outlives every redelivery window (retries, visibility timeout).
+DONE_TTL_S = 7 * 24 * 60 * 60
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class ClaimBusy(TransientError):
+    """Another worker holds the claim right now: retry later."""
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis, prefix: str = "{{ cookiecutter.project_slug }}") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_environment(cls) -> RedisStore:
+        env = environment()
+        prefix = f"{env.celery_queue_prefix}{{ cookiecutter.project_slug }}"
+        return cls(redis.Redis.from_url(env.redis_url), prefix=prefix)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        done, claim = self._key("done", key), self._key("claim", key)
+        token = secrets.token_hex(16)
+        if not self.redis.set(claim, token, nx=True, px=CLAIM_TTL_MS):
+            raise ClaimBusy(f"idempotency key {key!r} is being applied by another worker")
+        # Checked under the claim: a run that finished just now has set it.
+        if self.redis.exists(done):
+            self.redis.eval(_RELEASE, 1, claim, token)
+            yield False
+            return
+        try:
+            yield True
+        except BaseException:
+            self.redis.eval(_RELEASE, 1, claim, token)
+            raise
+        pipe = self.redis.pipeline()
+        pipe.set(done, "1", ex=DONE_TTL_S)
+        pipe.delete(claim)
+        pipe.execute()
+
+    def record_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        letter = replace(letter, id=letter.id or secrets.token_hex(8))
+        data = asdict(letter) | {"failed_at": letter.failed_at.isoformat()}
+        pipe = self.redis.pipeline()
+        pipe.hset(self._key("deadletters"), letter.id, json.dumps(data))
+        pipe.zadd(self._key("deadletters", "by-time"), {letter.id: letter.failed_at.timestamp()})
+        pipe.execute()
+        return letter
+
+    def _load(self, raw: bytes | None) -> DeadLetter | None:
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return DeadLetter(**data | {"failed_at": datetime.fromisoformat(data["failed_at"])})
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        ids = self.redis.zrevrange(self._key("deadletters", "by-time"), 0, limit - 1)
+        if not ids:
+            return []
+        raws = self.redis.hmget(self._key("deadletters"), ids)
+        return [letter for raw in raws if (letter := self._load(raw))]
+
+    def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        return self._load(self.redis.hget(self._key("deadletters"), letter_id))
+
+    def remove_dead_letter(self, letter_id: str) -> bool:
+        pipe = self.redis.pipeline()
+        pipe.hdel(self._key("deadletters"), letter_id)
+        pipe.zrem(self._key("deadletters", "by-time"), letter_id)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def purge_dead_letters(self) -> int:
+        pipe = self.redis.pipeline()
+        pipe.hlen(self._key("deadletters"))
+        pipe.delete(self._key("deadletters"), self._key("deadletters", "by-time"))
+        count, _ = pipe.execute()
+        return int(count)

@@ -1,0 +1,148 @@
+"""The Django side: migrations, production settings, and work enqueued after commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from {{ cookiecutter.project_slug }}.notifications import tasks as notifications
+from {{ cookiecutter.project_slug }}.orders.models import Order
+from {{ cookiecutter.project_slug }}.orders.tasks import confirm_order
+from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+PRODUCTION_SETTINGS = "{{ cookiecutter.project_slug }}.config.settings.production"
+PRODUCTION_SECRETS = {
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+    "DATABASE_URL": "postgres://app:secret@db.example.com:5432/app",
+}
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env={**clean, "DJANGO_SETTINGS_MODULE": PRODUCTION_SETTINGS, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_SECRETS))
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION_SECRETS.items() if k != missing}
+    run = manage("check", env=env)
+    assert run.returncode != 0
+    assert f"Set the {missing} environment variable" in run.stderr
+
+
+def test_production_passes_the_deployment_checklist():
+    run = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_SECRETS)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_placing_an_order_notifies_the_customer_once(client, finished, eventually, monkeypatch):
+    sent = []
+    monkeypatch.setattr(notifications, "deliver", lambda recipient, message: sent.append(message))
+    response = client.post(
+        "/orders/",
+        data={"customer_email": "ann@example.com", "total_cents": 1250},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+    confirm_order.delay(order_id)  # the same order confirmed twice: one message
+    eventually(lambda: len(sent) >= 1)
+    expected = f"We received your order {order_id}."
+    eventually(lambda: _settled(finished), timeout=10)
+    assert sent == [expected]
+
+
+def _settled(finished) -> bool:
+    """No task started in the last half second."""
+    before = dict(finished.runs)
+    time.sleep(0.5)
+    return before == finished.runs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_order_enqueues_nothing(monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(confirm_order, "delay", lambda *a, **k: enqueued.append(a))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        order = Order.objects.create(customer_email="bob@example.com", total_cents=1)
+        confirm_order.delay_on_commit(order.pk)
+        raise RuntimeError("payment failed")
+    assert enqueued == []
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_missing_order_is_a_dead_letter_not_retried(finished):
+    result = confirm_order.delay(10**9)
+    finished.wait([result.id], states=("FAILURE",))
+    letter = next(letter for letter in store().dead_letters() if letter.task_id == result.id)
+    assert letter.retries == 0 and "does not exist" in letter.exception
+
+
+@pytest.mark.django_db
+def test_deadletters_command_lists_requeues_and_purges(capsys):
+    from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
+
+    recorded = store().record_dead_letter(
+        DeadLetter(
+            task_name=confirm_order.name,
+            task_id=str(uuid.uuid4()),
+            args=[1],
+            kwargs={},
+            queue="",
+            exception="PermanentError: test",
+            traceback="",
+            retries=0,
+        )
+    )
+    call_command("deadletters", "list")
+    assert recorded.id in capsys.readouterr().out
+    with pytest.raises(Exception, match="--yes"):
+        call_command("deadletters", "purge")
+    call_command("deadletters", "purge", "--yes")
+    assert "purged 1" in capsys.readouterr().out
+    assert store().dead_letters() == []
+{% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
+
+
+@pytest.mark.django_db
+def test_migration_seeds_every_periodic_task_once():
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    from {{ cookiecutter.project_slug }}.schedule import PERIODIC_TASKS
+
+    seeding = "{{ cookiecutter.project_slug }}.tasking.migrations.0002_periodic_tasks"
+    migration = importlib.import_module(seeding)
+    migration.seed(apps, None)
+    migration.seed(apps, None)  # running it again changes nothing
+    seeded = dict(PeriodicTask.objects.values_list("name", "task"))
+    assert {name: entry["task"] for name, entry in PERIODIC_TASKS.items()}.items() <= seeded.items()
+    assert PeriodicTask.objects.filter(name__in=list(PERIODIC_TASKS)).count() == len(PERIODIC_TASKS)
+{% endif %}
