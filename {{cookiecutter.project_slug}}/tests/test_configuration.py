@@ -75,6 +75,9 @@ def test_visibility_timeout_exceeds_every_delay():
 
 def test_rabbitmq_queues_are_durable_and_dead_letter():
     assert app.conf.broker_transport_options["confirm_publish"] is True
+    # Failed and timed-out tasks are rejected, so RabbitMQ dead-letters them.
+    assert app.conf.task_acks_on_failure is False
+    assert app.conf.task_acks_on_timeout is False
     assert app.conf.task_default_exchange_type == "topic"
     queues = {queue.name.removeprefix(topology.prefix()): queue for queue in app.conf.task_queues}
     assert set(queues) == set(topology.QUEUES) | {topology.DEAD_LETTER_QUEUE}

@@ -103,10 +103,11 @@ task_acks_late = True
 # A child killed by the OOM killer or SIGKILL puts its message back.
 task_reject_on_worker_lost = True
 {% if rabbitmq %}
-# A task that failed for good is rejected, not acknowledged, so RabbitMQ
-# dead-letters its message to the dead-letter queue (the task base class
-# records it too).
-task_acks_on_failure_or_timeout = False
+# A task that failed for good, or hit its hard time limit, is rejected, not
+# acknowledged, so RabbitMQ dead-letters its message to the dead-letter queue
+# (the task base class records it too).
+task_acks_on_failure = False
+task_acks_on_timeout = False
 {% endif %}
 # After a lost broker connection, running late-ack tasks are cancelled: their
 # messages are redelivered anyway, and would otherwise run twice.
