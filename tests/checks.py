@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -189,10 +188,6 @@ class _ComposeServer:
 
 
 _compose_server = _ComposeServer()
-
-
-def docker_compose_available() -> bool:
-    return shutil.which("docker-compose") is not None and os.path.exists(DEBIAN_PYTHON)
 
 
 def docker_compose_errors(root: Path, paths: list[str], env: dict[str, str]) -> list[str]:
