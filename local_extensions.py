@@ -181,6 +181,21 @@ TOPOLOGIES = {
 DEAD_LETTER_QUEUE = "dead_letter"
 
 
+def worker_options(worker: dict) -> list[str]:
+    """The ``celery worker`` options of a worker group, as compose and the docs show them."""
+    return [
+        f"--queues={','.join(worker['queues'])}",
+        f"--hostname={worker['name']}@%h",
+        f"--pool={worker['pool']}",
+        f"--concurrency={worker['concurrency']}",
+        f"--prefetch-multiplier={worker['prefetch_multiplier']}",
+        f"--soft-time-limit={worker['soft_time_limit']}",
+        f"--time-limit={worker['time_limit']}",
+        f"--max-tasks-per-child={worker['max_tasks_per_child']}",
+        f"--max-memory-per-child={worker['max_memory_per_child']}",
+    ]
+
+
 def topology(name: str) -> dict:
     """The topology called ``name``, with derived fields filled in."""
     try:
@@ -194,6 +209,7 @@ def topology(name: str) -> dict:
     data["max_time_limit"] = max(w["time_limit"] for w in data["workers"])
     for worker in data["workers"]:
         worker["service"] = "worker" if len(data["workers"]) == 1 else f"worker-{worker['name']}"
+        worker["options"] = worker_options(worker)
     return data
 
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
 
 from tests.options import TEMPLATE_DIR, check_known_keys
+
+
+@contextmanager
+def emptied_afterwards(folder: Path):
+    """Delete what a bake left in ``folder`` (cookiecutter's rendered hook scripts)."""
+    try:
+        yield
+    finally:
+        for leftover in folder.iterdir():
+            leftover.unlink()
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +64,12 @@ def bake_quickly(scratch_dir, hook_scripts_dir):
     def _bake(**answers) -> Path:
         check_known_keys(answers)
         output = Path(tempfile.mkdtemp(dir=scratch_dir))
-        try:
+        with emptied_afterwards(hook_scripts_dir):
             return Path(
                 cookiecutter(
                     str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output)
                 )
             )
-        finally:
-            for leftover in hook_scripts_dir.iterdir():
-                leftover.unlink()
 
     return _bake
 
@@ -73,11 +81,8 @@ def bake(cookies, hook_scripts_dir):
 
     def _bake(**answers):
         check_known_keys(answers)
-        try:
+        with emptied_afterwards(hook_scripts_dir):
             result = cookies.bake(extra_context=answers, template=str(TEMPLATE_DIR))
-        finally:
-            for leftover in hook_scripts_dir.iterdir():
-                leftover.unlink()
         if result.project_path is not None:
             baked.append(result.project_path)
         return result

@@ -28,7 +28,7 @@ from {{ cookiecutter.project_slug }}.tasking import retry
 {% endif %}
 
 _env = environment()
-_prefix = _env.celery_queue_prefix
+_prefix = topology.prefix()
 {% if redis_transport %}
 
 # Redis redelivery
@@ -40,12 +40,12 @@ MAX_COUNTDOWN = 3600
 # visibility timeout, even while a worker still runs it. It must exceed the
 # longest hard time limit, the longest countdown and the longest retry backoff.
 # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
-VISIBILITY_TIMEOUT = max(topology.max_time_limit(), MAX_COUNTDOWN, retry.RETRY_BACKOFF_MAX) + 300
 _redelivery_bounds = {
     "the longest hard time limit": topology.max_time_limit(),
     "MAX_COUNTDOWN": MAX_COUNTDOWN,
     "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
 }
+VISIBILITY_TIMEOUT = max(_redelivery_bounds.values()) + 300
 for _what, _seconds in _redelivery_bounds.items():
     if _seconds >= VISIBILITY_TIMEOUT:
         raise ImproperlyConfigured(
@@ -119,7 +119,7 @@ worker_enable_soft_shutdown_on_idle = True
 task_create_missing_queues = False
 # Defaults for a worker started without its group's options (topology.py sets
 # them per group on the command line).
-_default_worker = topology.worker(topology.WORKERS[0].name)
+_default_worker = topology.WORKERS[0]
 task_soft_time_limit = _default_worker.soft_time_limit
 task_time_limit = _default_worker.time_limit
 worker_prefetch_multiplier = _default_worker.prefetch_multiplier

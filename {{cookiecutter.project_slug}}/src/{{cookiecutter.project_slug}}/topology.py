@@ -40,29 +40,6 @@ class Worker:
     max_tasks_per_child: int  # recycle children to bound leaks
     max_memory_per_child: int  # KiB
 
-    def argv(self, prefix: str = "") -> list[str]:
-        """Command-line options of ``celery worker`` for this group."""
-        return [
-            "--queues",
-            ",".join(prefix + queue for queue in self.queues),
-            "--hostname",
-            f"{self.name}@%h",
-            "--pool",
-            self.pool,
-            "--concurrency",
-            str(self.concurrency),
-            "--prefetch-multiplier",
-            str(self.prefetch_multiplier),
-            "--soft-time-limit",
-            str(self.soft_time_limit),
-            "--time-limit",
-            str(self.time_limit),
-            "--max-tasks-per-child",
-            str(self.max_tasks_per_child),
-            "--max-memory-per-child",
-            str(self.max_memory_per_child),
-        ]
-
 
 QUEUES = (
 {% for queue in topo.queues %}
@@ -112,15 +89,6 @@ def prefix() -> str:
     from {{ cookiecutter.project_slug }}.environment import environment
 
     return environment().celery_queue_prefix
-
-
-def worker(name: str) -> Worker:
-    """The worker group called ``name``."""
-    for candidate in WORKERS:
-        if candidate.name == name:
-            return candidate
-    known = ", ".join(w.name for w in WORKERS)
-    raise LookupError(f"no worker group {name!r} in the topology; known groups: {known}")
 
 
 def max_time_limit() -> int:
