@@ -126,6 +126,32 @@ def test_deadletters_command_lists_requeues_and_purges(capsys):
     call_command("deadletters", "purge", "--yes")
     assert "purged 1" in capsys.readouterr().out
     assert store().dead_letters() == []
+
+
+@pytest.mark.django_db
+def test_admin_requeues_selected_dead_letters(admin_client):
+    from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
+
+    letter = store().record_dead_letter(
+        DeadLetter(
+            task_name="{{ cookiecutter.project_slug }}.maintenance.tasks.heartbeat",
+            task_id=str(uuid.uuid4()),
+            args=[],
+            kwargs={},
+            queue="",
+            exception="TransientError: test",
+            traceback="",
+            retries=6,
+        )
+    )
+    response = admin_client.post(
+        "/admin/tasking/deadletter/",
+        {"action": "requeue_selected", "_selected_action": [letter.id]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"Requeued 1 task(s)." in response.content
+    assert store().dead_letter(letter.id) is None
 {% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
 
 

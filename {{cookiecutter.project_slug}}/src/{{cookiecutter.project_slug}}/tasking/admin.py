@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from {{ cookiecutter.project_slug }}.tasking import models
-from {{ cookiecutter.project_slug }}.tasking.deadletters import requeue
+from {{ cookiecutter.project_slug }}.tasking.operations import requeue_and_forget
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 
@@ -19,14 +19,11 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Requeue selected dead letters")
     def requeue_selected(self, request, queryset):
-        from {{ cookiecutter.project_slug }}.celery_app import app
-
         count = 0
         for row in queryset:
             letter = store().dead_letter(str(row.pk))
             if letter is not None:
-                requeue(letter, app)
-                store().remove_dead_letter(letter.id)
+                requeue_and_forget(letter)
                 count += 1
         self.message_user(request, f"Requeued {count} task(s).", messages.SUCCESS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter, requeue
 from {{ cookiecutter.project_slug }}.tasking.stores import store
@@ -35,9 +36,16 @@ def _line(letter: DeadLetter) -> str:
     return f"{letter.id:>16}  {when}  {letter.task_name}  {letter.exception}"
 
 
-def run(options: dict, write: Callable[[str], object]) -> None:
+def requeue_and_forget(letter: DeadLetter) -> str:
+    """Publish a dead letter's task again and remove the letter; returns the new task id."""
     from {{ cookiecutter.project_slug }}.celery_app import app
 
+    task_id = requeue(letter, app)
+    store().remove_dead_letter(letter.id)
+    return task_id
+
+
+def run(options: dict, write: Callable[[str], object]) -> None:
     action = options["action"]
     if action == "list":
         letters = store().dead_letters(limit=options["limit"])
@@ -48,24 +56,10 @@ def run(options: dict, write: Callable[[str], object]) -> None:
         letter = store().dead_letter(options["id"])
         if letter is None:
             raise OperationError(f"no dead letter with id {options['id']!r}: see the list action")
-        write(
-            json.dumps(
-                {
-                    "id": letter.id,
-                    "task_name": letter.task_name,
-                    "task_id": letter.task_id,
-                    "args": letter.args,
-                    "kwargs": letter.kwargs,
-                    "queue": letter.queue,
-                    "retries": letter.retries,
-                    "failed_at": letter.failed_at.isoformat(),
-                    "exception": letter.exception,
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        write(letter.traceback)
+        fields = asdict(letter) | {"failed_at": letter.failed_at.isoformat()}
+        traceback = fields.pop("traceback")
+        write(json.dumps(fields, indent=2, default=str))
+        write(traceback)
     elif action == "requeue":
         if options["all"] == bool(options["ids"]):
             raise OperationError("requeue needs dead letter ids or --all, not both or neither")
@@ -80,8 +74,7 @@ def run(options: dict, write: Callable[[str], object]) -> None:
                 f"no dead letter with id(s) {', '.join(missing)}: nothing requeued"
             )
         for letter in letters:
-            task_id = requeue(letter, app)
-            store().remove_dead_letter(letter.id)
+            task_id = requeue_and_forget(letter)
             write(f"requeued {letter.task_name} as {task_id}")
     elif action == "purge":
         if not options["yes"]:
