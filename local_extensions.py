@@ -7,12 +7,18 @@ renamed everywhere at bake time.
 
 Cookiecutter loads this module through ``_extensions`` in cookiecutter.json; it
 puts the template directory on ``sys.path`` while it bakes (cruft does too).
+Python imports it once per process, but ``cruft update`` renders two commits of
+the template in one process: :class:`TopologyExtension` therefore installs the
+helpers of this file as it is on disk now, not as it was first imported.
 """
 
 from __future__ import annotations
 
 import copy
-from types import CodeType
+import hashlib
+import sys
+from pathlib import Path
+from types import CodeType, ModuleType
 
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -57,8 +63,8 @@ TOPOLOGIES = {
     "fast-slow": {
         "summary": "A latency-sensitive queue for short tasks and a heavy queue for long ones.",
         "queues": [
-            {"name": "fast", "purpose": "short, latency-sensitive tasks"},
-            {"name": "slow", "purpose": "long, heavy tasks"},
+            {"name": "fast", "purpose": "short, latency-sensitive tasks", "kind": "short"},
+            {"name": "slow", "purpose": "long, heavy tasks", "kind": "long"},
         ],
         "default_queue": "fast",
         "routes": {
@@ -84,7 +90,7 @@ TOPOLOGIES = {
     },
     "single": {
         "summary": "One default queue and one worker.",
-        "queues": [{"name": "default", "purpose": "every task"}],
+        "queues": [{"name": "default", "purpose": "every task", "kind": "general"}],
         "default_queue": "default",
         "routes": {family: "default" for family in FAMILIES},
         "workers": [
@@ -99,9 +105,9 @@ TOPOLOGIES = {
     "priority": {
         "summary": "high, default and low queues with broker priorities.",
         "queues": [
-            {"name": "high", "purpose": "urgent, user-facing tasks"},
-            {"name": "default", "purpose": "ordinary tasks"},
-            {"name": "low", "purpose": "bulk and housekeeping tasks"},
+            {"name": "high", "purpose": "urgent, user-facing tasks", "kind": "short"},
+            {"name": "default", "purpose": "ordinary tasks", "kind": "general"},
+            {"name": "low", "purpose": "bulk and housekeeping tasks", "kind": "long"},
         ],
         "default_queue": "default",
         "routes": {
@@ -133,10 +139,18 @@ TOPOLOGIES = {
     "per-domain": {
         "summary": "One queue per task family, each with its own worker.",
         "queues": [
-            {"name": "notifications", "purpose": "short, idempotent messages to people"},
-            {"name": "reports", "purpose": "long report generation"},
-            {"name": "integrations", "purpose": "calls to third-party APIs"},
-            {"name": "default", "purpose": "housekeeping and anything not routed"},
+            {
+                "name": "notifications",
+                "purpose": "short, idempotent messages to people",
+                "kind": "short",
+            },
+            {"name": "reports", "purpose": "long report generation", "kind": "long"},
+            {"name": "integrations", "purpose": "calls to third-party APIs", "kind": "short"},
+            {
+                "name": "default",
+                "purpose": "housekeeping and anything not routed",
+                "kind": "general",
+            },
         ],
         "default_queue": "default",
         "routes": {
@@ -180,6 +194,23 @@ TOPOLOGIES = {
 
 DEAD_LETTER_QUEUE = "dead_letter"
 
+# Seconds a stopping worker gives running tasks before their messages are
+# restored (Celery's worker_soft_shutdown_timeout). Each worker service's
+# stop_grace_period leaves room for it, the group's soft time limit and a margin,
+# so the container is never killed while Celery still shuts down in order.
+SOFT_SHUTDOWN_TIMEOUT = 60
+STOP_MARGIN = 30
+
+# Messages waiting in a queue before its backlog alert fires, by the kind of
+# task the queue holds: short tasks drain fast, so a backlog of them is cheap.
+BACKLOG_THRESHOLDS = {"short": 1000, "general": 500, "long": 100}
+# Runtime histogram buckets of the exporter (seconds), before the per-queue
+# ones added by ``runtime_buckets``.
+BASE_RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+# The runtime alert fires when the 95th percentile passes this share of the
+# queue's soft time limit.
+NEAR_SOFT_LIMIT = 0.8
+
 
 def worker_options(worker: dict) -> list[str]:
     """The ``celery worker`` options of a worker group, as compose and the docs show them."""
@@ -196,6 +227,37 @@ def worker_options(worker: dict) -> list[str]:
     ]
 
 
+def _number(value: float) -> int | float:
+    """``16.0`` as ``16``, so rendered thresholds read as written."""
+    return int(value) if float(value).is_integer() else value
+
+
+def runtime_buckets(queues: list[dict]) -> list[int | float]:
+    """Histogram buckets that bracket every queue's soft limit and its alert threshold.
+
+    ``histogram_quantile`` cannot place a percentile above the largest
+    finite bucket, so the runtime alert needs buckets at these values.
+    """
+    edges = set(BASE_RUNTIME_BUCKETS)
+    for queue in queues:
+        edges.update((queue["runtime_alert_seconds"], queue["soft_time_limit"]))
+    return [_number(edge) for edge in sorted(edges)]
+
+
+def _monitoring(data: dict) -> None:
+    """Per-queue alert thresholds, derived from the worker groups that consume each queue."""
+    for queue in data["queues"]:
+        consumers = [w for w in data["workers"] if queue["name"] in w["queues"]]
+        # A task may run on any consumer: the strictest soft limit is the one to watch.
+        queue["soft_time_limit"] = min(w["soft_time_limit"] for w in consumers)
+        queue["runtime_alert_seconds"] = _number(NEAR_SOFT_LIMIT * queue["soft_time_limit"])
+        queue["backlog_threshold"] = BACKLOG_THRESHOLDS[queue["kind"]]
+    data["runtime_buckets"] = runtime_buckets(data["queues"])
+    # Queues the exporter watches: every work queue and the dead-letter queue,
+    # which no worker consumes and which it would otherwise never see.
+    data["watched_queues"] = [q["name"] for q in data["queues"]] + [DEAD_LETTER_QUEUE]
+
+
 def topology(name: str) -> dict:
     """The topology called ``name``, with derived fields filled in."""
     try:
@@ -207,9 +269,17 @@ def topology(name: str) -> dict:
     data["dead_letter_queue"] = DEAD_LETTER_QUEUE
     data["families"] = list(FAMILIES)
     data["max_time_limit"] = max(w["time_limit"] for w in data["workers"])
+    data["soft_shutdown_timeout"] = SOFT_SHUTDOWN_TIMEOUT
     for worker in data["workers"]:
         worker["service"] = "worker" if len(data["workers"]) == 1 else f"worker-{worker['name']}"
         worker["options"] = worker_options(worker)
+        grace = SOFT_SHUTDOWN_TIMEOUT + worker["soft_time_limit"] + STOP_MARGIN
+        worker["stop_grace_period"] = f"{grace}s"
+        # Every child may grow to its memory bound before it is recycled, plus the parent.
+        worker["memory_limit"] = (
+            f"{worker['concurrency'] * worker['max_memory_per_child'] // 1024 + 256}m"
+        )
+    _monitoring(data)
     return data
 
 
@@ -261,10 +331,46 @@ def _remember_compiled_templates(environment: Environment) -> None:
     environment.compile = compile
 
 
+def install(environment: Environment) -> None:
+    """Give ``environment`` this module's helpers."""
+    environment.globals["topology"] = topology
+    _remember_compiled_templates(environment)
+
+
+# This file's bytes when Python imported it.
+_IMPORTED_SOURCE = Path(__file__).read_bytes()
+# Newer versions of this file, loaded by TopologyExtension, by content hash.
+_NEWER: dict[str, ModuleType] = {}
+
+
+def _as_on_disk() -> ModuleType:
+    """This module as its file reads now.
+
+    ``cruft update`` checks out the project's template commit, renders it,
+    checks out the newer commit in the same directory and renders again, in one
+    process. The first import stays in ``sys.modules``, so without this the
+    newer rendering would use the older topologies
+    (https://github.com/cruft/cruft/issues/253).
+    """
+    source = Path(__file__).read_bytes()
+    if source == _IMPORTED_SOURCE:
+        return sys.modules[__name__]
+    digest = hashlib.sha256(source).hexdigest()
+    if digest not in _NEWER:
+        # Compiled from the bytes just read, never from __pycache__: Python trusts
+        # a cached file of the same size and whole-second mtime, which a checkout
+        # of a one-digit change in the same second has.
+        module = ModuleType(f"{__name__}_{digest[:12]}")
+        module.__file__ = __file__
+        sys.modules[module.__name__] = module
+        exec(compile(source, __file__, "exec"), module.__dict__)  # noqa: S102
+        _NEWER[digest] = module
+    return _NEWER[digest]
+
+
 class TopologyExtension(Extension):
     """Exposes ``topology(name)`` to every template; compiles each source once."""
 
     def __init__(self, environment):
         super().__init__(environment)
-        environment.globals["topology"] = topology
-        _remember_compiled_templates(environment)
+        _as_on_disk().install(environment)

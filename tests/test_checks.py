@@ -34,7 +34,8 @@ def test_clean_project_passes_every_check(project):
     assert checks.parse_errors(tree) == []
     assert checks.ruff_errors(project, tree) == []
     assert checks.schema_errors("vendor.compose-spec", tree, compose) == []
-    assert checks.docker_compose_errors(project, compose, {}) == []
+    assert checks.docker_compose_errors(project, compose, checks.PRODUCTION_ENV) == []
+    assert checks.hadolint_errors(tree) == []
     assert checks.schema_errors("vendor.github-workflows", tree, workflows) == []
     assert trace_errors(DEFAULTS, tree) == []
 
@@ -75,6 +76,22 @@ def test_compose_schema_and_docker_compose_refuse_a_broken_file(project):
     tree = checks.read_tree(project)
     assert checks.schema_errors("vendor.compose-spec", tree, ["compose.yaml"]) != []
     assert checks.docker_compose_errors(project, ["compose.yaml"], {}) != []
+
+
+def test_production_compose_refuses_to_start_without_a_secret(project):
+    """A required variable left unset stops compose, and the message names it."""
+    env = {k: v for k, v in checks.PRODUCTION_ENV.items() if k != "REDIS_PASSWORD"}
+    errors = checks.docker_compose_errors(project, ["compose.prod.yaml"], env)
+    assert errors and "set REDIS_PASSWORD" in errors[0]
+    assert checks.docker_compose_errors(project, ["compose.prod.yaml"], checks.PRODUCTION_ENV) == []
+
+
+def test_hadolint_refuses_a_careless_dockerfile(project):
+    dockerfile = project / "Dockerfile"
+    careless = "RUN apt-get update && apt-get install -y curl\n"
+    dockerfile.write_text(dockerfile.read_text() + careless)
+    errors = checks.hadolint_errors(checks.read_tree(project))
+    assert errors and "DL3008" in errors[0]  # unpinned apt packages
 
 
 def test_workflow_schema_refuses_a_broken_workflow(project):

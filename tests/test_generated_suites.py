@@ -26,6 +26,8 @@ RUN_OPTIONS = [
     "serializer",
     "monitoring",
     "message_signing",
+    "use_sentry",
+    "use_opentelemetry",
 ]
 SUITES = pairwise_covering_set(RUN_OPTIONS)
 UV = shutil.which("uv") or "uv"

@@ -4,7 +4,8 @@ The full cross product of the choice options, each with a row of a pairwise
 covering set of the yes/no options. Checks per project: exit code, no
 template markup left, every .py compiles and passes ruff, every YAML, TOML,
 JSON and INI file parses, compose files pass the compose-spec schema and
-docker-compose, the GitHub workflow passes its schema, the answers are
+docker-compose, the Dockerfile passes hadolint, the GitHub workflow passes
+its schema, the answers are
 recorded, and no trace is left of an option that was not chosen.
 
 Combinations are grouped by their leading options into one test each, so
@@ -31,11 +32,6 @@ GROUPS = {
     for key, combos in itertools.groupby(MATRIX, key=lambda a: tuple(a[name] for name in GROUP_BY))
 }
 
-# Required variables of the production compose file, with stand-in values.
-PRODUCTION_ENV = {
-    "CELERY_BROKER_URL": "redis://user:secret@broker:6379/0",
-}
-
 
 def test_matrix_is_the_full_cross_product():
     print(f"\nmatrix: {len(MATRIX)} combinations baked in {len(GROUPS)} groups")
@@ -55,7 +51,10 @@ def problems_of(answers: dict, root) -> list[str]:
     if not compose_files:
         problems.append("no compose file")
     problems += checks.schema_errors("vendor.compose-spec", tree, compose_files)
-    problems += checks.docker_compose_errors(root, compose_files, PRODUCTION_ENV)
+    problems += checks.docker_compose_errors(root, compose_files, checks.PRODUCTION_ENV)
+    if "Dockerfile" not in tree:
+        problems.append("no Dockerfile")
+    problems += checks.hadolint_errors(tree)
     workflows = [path for path in tree if checks.is_workflow(path)]
     problems += checks.schema_errors("vendor.github-workflows", tree, workflows)
     problems += trace_errors(answers, tree)

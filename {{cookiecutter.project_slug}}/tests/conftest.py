@@ -15,6 +15,10 @@ import time
 import uuid
 
 os.environ.setdefault("APP_ENV", "test")
+{% if cookiecutter.broker == 'rabbitmq' %}
+# A prefix set by whoever runs the tests is theirs: its queues are left alone.
+OWN_QUEUE_PREFIX = "CELERY_QUEUE_PREFIX" not in os.environ
+{% endif %}
 os.environ.setdefault("CELERY_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}-")
 {% if cookiecutter.message_signing %}
 
@@ -71,6 +75,17 @@ def worker(celery_app{% if cookiecutter.framework == 'django' %}, django_db_setu
         yield running
 
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+@pytest.fixture(scope="session", autouse=True)
+def delete_test_queues():
+    """This run's durable queues are deleted at its end, so runs leave nothing behind."""
+    yield
+    if OWN_QUEUE_PREFIX:
+        with app.connection_for_write() as connection:
+            topology.delete_queues(connection, os.environ["CELERY_QUEUE_PREFIX"])
+
+
+{% endif %}
 def wait_until(condition, timeout: float = 30.0) -> None:
     """Wait until ``condition()`` is true."""
     deadline = time.monotonic() + timeout
@@ -114,3 +129,124 @@ def finished(worker):
     task_postrun.connect(seen.on_postrun, weak=False)
     yield seen
     task_postrun.disconnect(seen.on_postrun)
+
+
+# Chaos tests (tests/test_chaos.py): workers in processes of their own
+# ------------------------------------------------------------------------------
+FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The chaos tests' figures, after the results."""
+    if FIGURES:
+        terminalreporter.section("chaos figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+class Figures:
+    """A chaos test's counts: printed, listed after the results, and returned to assert on."""
+
+    def __call__(self, name: str, counts: dict[str, int]) -> dict[str, int]:
+        line = f"{name}: " + ", ".join(f"{value} {what}" for what, value in counts.items())
+        FIGURES.append(line)
+        print(line)
+        return counts
+
+    def effects(self, name: str, published: int, keys, journal, **more: int) -> dict[str, int]:
+        """Counts of the chaos tasks with ``keys``, from their journal, and ``more``."""
+        applied, completed = journal.count("applied"), journal.count("completed")
+        counts = {
+            "published": published,
+            "completed": sum(1 for key in keys if completed[key]),
+            "side effects applied": sum(applied[key] for key in keys),
+            "duplicates": sum(max(0, applied[key] - 1) for key in keys),
+            "lost": sum(1 for key in keys if not completed[key]),
+        }
+        return self(name, counts | {what.replace("_", " "): n for what, n in more.items()})
+
+
+@pytest.fixture
+def figures():
+    return Figures()
+
+
+{% if cookiecutter.framework == 'django' %}
+@pytest.fixture(scope="session")
+def worker_environment(django_db_setup) -> dict[str, str]:
+    """What a worker process needs to use the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        "DJANGO_SETTINGS_MODULE": "{{ cookiecutter.project_slug }}.config.settings.test",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+    }
+{% else %}
+@pytest.fixture(scope="session")
+def worker_environment() -> dict[str, str]:
+    """What a worker process needs beyond this process's environment: nothing more."""
+    return {}
+{% endif %}
+
+
+@pytest.fixture(scope="module")
+def chaos_dir(tmp_path_factory):
+    """The journal of the chaos tasks, worker logs, and private brokers' data."""
+    return tmp_path_factory.mktemp("chaos")
+
+
+@pytest.fixture(scope="module")
+def journal(chaos_dir):
+    from tests.processes import Journal
+
+    return Journal(chaos_dir / "journal")
+
+
+@pytest.fixture(scope="module")
+def process_workers(chaos_dir, journal, worker_environment):
+    """Starts ``celery worker`` processes for worker groups; stops them all afterwards."""
+    from tests.processes import ProcessWorker
+
+    started = STARTED_WORKERS
+
+    def start(group: topology.Worker | None = None, **env: str) -> ProcessWorker:
+        group = group or default_group()
+        environment = {
+            **worker_environment,
+            "CHAOS_JOURNAL": str(journal.path),
+            "REPORTS_DIR": str(chaos_dir / "reports"),
+            **env,
+        }
+        process = ProcessWorker(group, chaos_dir, environment)
+        started.append(process)
+        return process.wait_ready()
+
+    yield start
+    for process in started:
+        process.stop()
+    started.clear()
+
+
+# The process workers of the running module: a failing test's report shows
+# whether each is still alive and the end of its log.
+STARTED_WORKERS: list = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        for process in STARTED_WORKERS:
+            exit_code = process.process.poll()
+            state = "running" if exit_code is None else f"exited with {exit_code}"
+            tail = "\n".join(process.output().splitlines()[-40:])
+            report.sections.append((f"worker {process.hostname} ({state})", tail))
+    return report
+
+
+def default_group() -> topology.Worker:
+    """The worker group that consumes the default queue, where the chaos tasks go."""
+    return next(w for w in topology.WORKERS if topology.DEFAULT_QUEUE in w.queues)

@@ -83,3 +83,26 @@ def test_beat_sends_the_heartbeat_to_the_worker(
         service.stop()
         thread.join(timeout=10)
 {% endif %}
+
+
+def test_beat_wakes_up_often_enough_for_its_healthcheck(celery_app):
+    from {{ cookiecutter.project_slug }}.healthcheck import BEAT_STALE_AFTER
+
+    assert celery_app.conf.beat_scheduler == "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
+    assert 3 * (celery_app.conf.beat_max_loop_interval or 5) <= BEAT_STALE_AFTER
+
+
+def test_beat_healthcheck_follows_the_liveness_file(tmp_path, monkeypatch, capsys):
+    import os
+
+    from {{ cookiecutter.project_slug }} import healthcheck
+
+    monkeypatch.setattr(healthcheck, "BEAT_LIVENESS_FILE", tmp_path / "beat.alive")
+    assert healthcheck.main(["beat"]) == 1
+    assert "has not started" in capsys.readouterr().err
+    healthcheck.BEAT_LIVENESS_FILE.touch()
+    assert healthcheck.main(["beat"]) == 0
+    stale = healthcheck.BEAT_STALE_AFTER + 1
+    os.utime(healthcheck.BEAT_LIVENESS_FILE, (0, os.path.getmtime(tmp_path / "beat.alive") - stale))
+    assert healthcheck.main(["beat"]) == 1
+    assert "last woke up" in capsys.readouterr().err

@@ -69,6 +69,24 @@ def test_visibility_timeout_exceeds_every_delay():
 {% if cookiecutter.result_backend == 'redis' %}
     assert app.conf.result_backend_transport_options["visibility_timeout"] == timeout
 {% endif %}
+
+
+def test_a_visibility_timeout_below_its_bounds_is_refused_outside_tests():
+    """Only tests may shorten it (the chaos tests do, to see redelivery quickly)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APP_ENV": "development", "CELERY_VISIBILITY_TIMEOUT": "60"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import {{ cookiecutter.project_slug }}.celeryconfig"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "the visibility timeout (60 s) must exceed" in run.stderr
 {% endif %}
 {% if cookiecutter.broker == 'rabbitmq' %}
 
@@ -91,6 +109,24 @@ def test_rabbitmq_queues_are_durable_and_dead_letter():
         assert arguments["x-queue-type"] == "quorum"
         assert arguments["x-delivery-limit"] > 0
 {% endif %}
+
+
+@pytest.mark.integration
+def test_a_test_runs_queues_are_deleted_and_production_queues_never():
+    import uuid
+
+    from amqp.exceptions import NotFound
+
+    prefix = f"deleted-{uuid.uuid4().hex[:10]}-"
+    with app.connection_for_write() as connection:
+        for queue in topology.declare_queues(prefix):
+            queue.bind(connection.default_channel).declare()
+        topology.delete_queues(connection, prefix)
+        for queue in topology.declare_queues(prefix):
+            with pytest.raises(NotFound):
+                queue.bind(connection.channel()).queue_declare(passive=True)
+        with pytest.raises(ValueError, match="unprefixed"):
+            topology.delete_queues(connection, "")
 {% endif %}
 
 

@@ -15,13 +15,22 @@ import logging
 {% endif %}
 
 from celery import Celery
-{% if cookiecutter.broker == 'rabbitmq' %}
-from celery.signals import setup_logging, worker_init
-{% else %}
-from celery.signals import setup_logging
+{% set sentry = cookiecutter.use_sentry %}
+{% set otel = cookiecutter.use_opentelemetry %}
+{% set beat = cookiecutter.__has_beat == 'yes' %}
+{% set signals = ['setup_logging'] %}
+{% if sentry and beat %}{% set signals = signals + ['beat_init'] %}{% endif %}
+{% if sentry %}{% set signals = signals + ['celeryd_init'] %}{% endif %}
+{% if cookiecutter.broker == 'rabbitmq' %}{% set signals = signals + ['worker_init'] %}{% endif %}
+{% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
+from celery.signals import {{ signals | sort | join(', ') }}
+{% if sentry or otel or cookiecutter.message_signing %}
+
+{% endif %}
+{% if sentry or otel %}
+from {{ cookiecutter.project_slug }} import observability
 {% endif %}
 {% if cookiecutter.message_signing %}
-
 from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
 {% endif %}
 {% if cookiecutter.framework == 'django' %}
@@ -69,12 +78,33 @@ def configure_logging(**_) -> None:
 
 
 @worker_init.connect
-def declare_dead_letter_queue(**_) -> None:
-    """Declare the dead-letter queue, which no worker consumes and so none would declare."""
-    from {{ cookiecutter.project_slug }} import topology
+def declare_every_queue(**_) -> None:
+    """Declare every queue of the topology, not only the ones this worker consumes.
 
-    name = topology.prefix() + topology.DEAD_LETTER_QUEUE
-    queue = next(q for q in app.conf.task_queues if q.name == name)
+    No worker consumes the dead-letter queue, so none would declare it; and a
+    worker sets up native delayed delivery for every queue at start, which
+    fails for another group's queue that does not exist yet.
+    """
     with app.connection_for_write() as connection:
-        queue.bind(connection.default_channel).declare()
+        for queue in app.conf.task_queues:
+            queue.bind(connection.default_channel).declare()
+{% endif %}
+{% if sentry %}
+
+
+{% if beat %}
+@beat_init.connect
+{% endif %}
+@celeryd_init.connect
+def init_error_reports(**_) -> None:
+    """Sentry in the worker{% if beat %} and beat{% endif %} processes, before any task runs."""
+    observability.init_sentry_from_environment()
+{% endif %}
+{% if otel %}
+
+
+@worker_process_init.connect
+def init_tracing(**_) -> None:
+    """OpenTelemetry in each prefork child, after the fork (threads do not survive it)."""
+    observability.init_tracing()
 {% endif %}

@@ -45,13 +45,18 @@ _redelivery_bounds = {
     "MAX_COUNTDOWN": MAX_COUNTDOWN,
     "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
 }
-VISIBILITY_TIMEOUT = max(_redelivery_bounds.values()) + 300
-for _what, _seconds in _redelivery_bounds.items():
-    if _seconds >= VISIBILITY_TIMEOUT:
-        raise ImproperlyConfigured(
-            f"VISIBILITY_TIMEOUT ({VISIBILITY_TIMEOUT} s) must exceed {_what} ({_seconds} s), "
-            "or Redis delivers the task again while it still runs: raise VISIBILITY_TIMEOUT"
-        )
+# CELERY_VISIBILITY_TIMEOUT may raise it. Only tests (APP_ENV=test) may lower it
+# below the bounds: the chaos tests do, to see a crashed task redelivered
+# within seconds, with tasks far shorter than the timeout.
+VISIBILITY_TIMEOUT = _env.celery_visibility_timeout or max(_redelivery_bounds.values()) + 300
+if _env.app_env != "test":
+    for _what, _seconds in _redelivery_bounds.items():
+        if _seconds >= VISIBILITY_TIMEOUT:
+            raise ImproperlyConfigured(
+                f"the visibility timeout ({VISIBILITY_TIMEOUT} s) must exceed {_what} "
+                f"({_seconds} s), or Redis delivers the task again while it still runs: "
+                "raise CELERY_VISIBILITY_TIMEOUT or leave it unset"
+            )
 {% endif %}
 
 # Broker
@@ -113,7 +118,8 @@ task_acks_on_timeout = False
 # messages are redelivered anyway, and would otherwise run twice.
 worker_cancel_long_running_tasks_on_connection_loss = True
 # On shutdown, give running tasks this long before their messages are restored.
-worker_soft_shutdown_timeout = 60.0
+# The compose files' stop_grace_period is derived from it.
+worker_soft_shutdown_timeout = {{ topology(cookiecutter.queue_topology).soft_shutdown_timeout }}.0
 worker_enable_soft_shutdown_on_idle = True
 # A typo in a queue name fails loudly instead of creating a queue nobody consumes.
 task_create_missing_queues = False
@@ -198,14 +204,18 @@ worker_hijack_root_logger = False
 # Beat: exactly one per environment (schedule.py)
 # ------------------------------------------------------------------------------
 {% if cookiecutter.beat_scheduler == 'static' %}
-beat_scheduler = "celery.beat:PersistentScheduler"
+# PersistentScheduler with a liveness file for the healthcheck (tasking/beat.py).
+beat_scheduler = "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
+# Wake up at least this often (default 300 s), so the healthcheck sees a stuck beat quickly.
+beat_max_loop_interval = 30
 # On a volume, so a restarted beat knows what already ran.
 beat_schedule_filename = _env.celery_beat_schedule_file
 beat_schedule = schedule.beat_schedule()
 {% elif cookiecutter.beat_scheduler == 'redbeat' %}
 # Schedule and lock in Redis: a standby beat takes over when the lock expires.
 # https://redbeat.readthedocs.io/en/latest/config.html
-beat_scheduler = "redbeat.RedBeatScheduler"
+# RedBeatScheduler with a liveness file for the healthcheck (tasking/beat.py).
+beat_scheduler = "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
 redbeat_redis_url = _env.redis_url
 redbeat_key_prefix = _prefix + "redbeat"
 # The lock expires after redbeat_lock_timeout without renewal; the loop
@@ -215,7 +225,8 @@ redbeat_lock_timeout = 30
 beat_schedule = schedule.beat_schedule()
 {% else %}
 # Schedules live in the database, seeded by a data migration, edited in the admin.
-beat_scheduler = "django_celery_beat.schedulers:DatabaseScheduler"
+# DatabaseScheduler with a liveness file for the healthcheck (tasking/beat.py).
+beat_scheduler = "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
 {% endif %}
 
 {% endif %}
@@ -228,4 +239,4 @@ imports = (
 )
 
 # Your overrides win.
-globals().update(overrides.SETTINGS)
+globals().update(getattr(overrides, "SETTINGS", {}))

@@ -1,10 +1,11 @@
 """The ``{{ cookiecutter.project_slug | replace('_', '-') }}`` command.
 
-Dead letters{% if cookiecutter.message_signing %}, signing keys{% endif %} and the effective configuration:
+Dead letters{% if cookiecutter.message_signing %}, signing keys{% endif %}, the effective configuration and a benchmark:
 
 {{ cookiecutter.project_slug | replace('_', '-') }} config
 {{ cookiecutter.project_slug | replace('_', '-') }} deadletters list | show ID | purge --yes
 {{ cookiecutter.project_slug | replace('_', '-') }} deadletters requeue ID... | requeue --all
+{{ cookiecutter.project_slug | replace('_', '-') }} benchmark [--queues NAME,...] [--tasks N] [--repeat N]
 {% if cookiecutter.message_signing %}
 {{ cookiecutter.project_slug | replace('_', '-') }} create-signing-keys
 {% endif %}
@@ -66,9 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("config", help="print the effective queues, routes and worker settings")
+    from {{ cookiecutter.project_slug }} import benchmark
     from {{ cookiecutter.project_slug }}.tasking import operations
 
     operations.add_arguments(commands.add_parser("deadletters", help="tasks that failed for good"))
+    benchmark.add_arguments(
+        commands.add_parser("benchmark", help="throughput, latency and memory of every queue")
+    )
 {% if cookiecutter.message_signing %}
     commands.add_parser("create-signing-keys", help="a development key pair for message signing")
 {% endif %}
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             print_config(print)
         elif options["command"] == "deadletters":
             operations.run(options, print)
+        elif options["command"] == "benchmark":
+            benchmark.run(options, print)
 {% if cookiecutter.message_signing %}
         elif options["command"] == "create-signing-keys":
             from {{ cookiecutter.project_slug }}.tasking.signing import create_keys
@@ -86,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             create_keys(Path(env.celery_signing_key), Path(env.celery_signing_cert))
             print(f"wrote {env.celery_signing_key} and {env.celery_signing_cert}")
 {% endif %}
-    except (ConfigurationError, operations.OperationError{% if cookiecutter.message_signing %}, FileExistsError{% endif %}) as error:
+    except (
+        ConfigurationError,
+        operations.OperationError,
+        benchmark.BenchmarkError,
+{% if cookiecutter.message_signing %}
+        FileExistsError,
+{% endif %}
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -53,8 +53,19 @@ class Environment(BaseSettings):
 {% if cookiecutter.framework != 'django' %}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 {% endif %}
+{% if cookiecutter.broker == 'redis' or cookiecutter.result_backend == 'redis' %}
+    # Seconds before Redis redelivers an unacknowledged task; unset, it is
+    # derived from the longest time limit, countdown and backoff (celeryconfig.py).
+    celery_visibility_timeout: int | None = None
+{% endif %}
     # Prefix for queue names, so that several test runs can share one broker.
     celery_queue_prefix: str = ""
+{% if cookiecutter.use_sentry %}
+    # Error reports go to Sentry only when a DSN is set (observability.py).
+    sentry_dsn: str = ""
+    sentry_environment: str = ""
+    sentry_release: str = ""
+{% endif %}
 {% if cookiecutter.message_signing %}
     celery_signing_key: str = "keys/celery-signing.key"
     celery_signing_cert: str = "keys/celery-signing.crt"

@@ -1,4 +1,4 @@
-"""The base class of every task: retry policy and dead letters.
+"""The base class of every task: retry policy, a payload size limit and dead letters.
 
 Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#custom-task-classes
 """
@@ -15,6 +15,7 @@ from celery.contrib.django.task import DjangoTask as Task
 {% else %}
 from celery import Task
 {% endif %}
+from kombu.serialization import dumps
 
 {% if cookiecutter.broker == 'redis' %}
 from {{ cookiecutter.project_slug }}.celeryconfig import MAX_COUNTDOWN
@@ -24,6 +25,26 @@ from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 logger = logging.getLogger(__name__)
+
+# The largest arguments a task accepts, serialized. Pass ids and keep the data
+# in storage: big messages slow the broker and are copied into logs and dead
+# letters. Checked when a task is sent and again when a worker receives it
+# (a message may come from another publisher).
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+class PayloadTooLarge(retry.PermanentError):
+    """A task's arguments exceed MAX_PAYLOAD_BYTES; retrying cannot fix that."""
+
+
+def check_payload(task_name: str, args, kwargs) -> None:
+    """Raise PayloadTooLarge when the serialized arguments exceed MAX_PAYLOAD_BYTES."""
+    _, _, body = dumps([list(args or ()), dict(kwargs or {})], serializer="{{ cookiecutter.serializer }}")
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"{task_name}: arguments of {len(body)} bytes exceed MAX_PAYLOAD_BYTES "
+            f"({MAX_PAYLOAD_BYTES} bytes); pass an id and keep the data in storage"
+        )
 {% if cookiecutter.broker == 'redis' %}
 
 
@@ -55,13 +76,14 @@ class BaseTask(Task):
     retry_jitter = True
     max_retries = retry.MAX_RETRIES
 
-{% if cookiecutter.broker == 'redis' %}
     def apply_async(self, args=None, kwargs=None, **options):
-        """Refuses a countdown or ETA beyond MAX_COUNTDOWN.
+{% if cookiecutter.broker == 'redis' %}
+        """Refuses oversized arguments, and a countdown or ETA beyond MAX_COUNTDOWN.
 
-        Redis would deliver such a message again every visibility timeout
-        while it waits, and the task would run more than once.
+        Redis would deliver a message delayed further again every visibility
+        timeout while it waits, and the task would run more than once.
         """
+        check_payload(self.name, args, kwargs)
         delay = _delay_of(options)
         if delay is not None and delay > MAX_COUNTDOWN:
             raise ValueError(
@@ -73,12 +95,31 @@ class BaseTask(Task):
 {% endif %}
                 "or raise MAX_COUNTDOWN in celeryconfig.py"
             )
+{% else %}
+        """Refuses oversized arguments before they reach the broker."""
+        check_payload(self.name, args, kwargs)
+{% endif %}
         return super().apply_async(args, kwargs, **options)
 
-{% endif %}
+    def retry(
+        self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, **options
+    ):
+        """Waits at least as long as a transient error asks (its ``retry_after``)."""
+        wait = getattr(exc, "retry_after", None)
+        if wait is not None and eta is None:
+            countdown = max(countdown or 0, wait)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+
+    def before_start(self, task_id, args, kwargs):
+        """Refuses an oversized message from any publisher: it becomes a dead letter."""
+        check_payload(self.name, args, kwargs)
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """Called once a task has failed for good: retries exhausted or a permanent error."""
         delivery = self.request.delivery_info or {}
+        if isinstance(exc, PayloadTooLarge):
+            # Not kept: it cannot run again as it is, and would bloat the store.
+            args, kwargs = (), {}
         letter = DeadLetter(
             task_name=self.name,
             task_id=task_id,

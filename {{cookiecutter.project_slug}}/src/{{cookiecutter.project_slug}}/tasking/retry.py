@@ -19,7 +19,15 @@ MAX_RETRIES = 6
 
 
 class TransientError(Exception):
-    """A failure that may pass: a dependency timed out, was overloaded or unreachable."""
+    """A failure that may pass: a dependency timed out, was overloaded or unreachable.
+
+    ``retry_after``, when known, is how many seconds to wait at least before
+    a retry can succeed; the task base class then waits that long.
+    """
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(Exception):

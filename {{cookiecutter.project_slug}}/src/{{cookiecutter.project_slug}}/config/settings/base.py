@@ -8,6 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+{% if cookiecutter.use_sentry %}
+
+from {{ cookiecutter.project_slug }}.observability import init_sentry
+{% endif %}
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 PROJECT_DIR = PACKAGE_DIR.parents[1]
@@ -54,7 +58,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers before host validation and the HTTPS redirect.
+    "{{ cookiecutter.project_slug }}.config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (the admin's) from the web process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,7 +89,12 @@ TEMPLATES = [
 # Static files
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = PROJECT_DIR / "staticfiles"
+# The image collects static files at build time into DJANGO_STATIC_ROOT.
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=PROJECT_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # Logging: Django owns it; Celery is told not to take it over (celeryconfig.py).
 # ------------------------------------------------------------------------------
@@ -96,3 +109,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+{% if cookiecutter.use_sentry %}
+
+# Error reports: Sentry, only when SENTRY_DSN is set (observability.py)
+# ------------------------------------------------------------------------------
+APP_ENV = env.str("APP_ENV", default="development")
+init_sentry(
+    dsn=env.str("SENTRY_DSN", default=""),
+    environment_name=env.str("SENTRY_ENVIRONMENT", default=APP_ENV),
+    release=env.str("SENTRY_RELEASE", default=""),
+)
+{% endif %}

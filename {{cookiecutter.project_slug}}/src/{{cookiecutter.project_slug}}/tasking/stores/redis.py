@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, replace
 from datetime import datetime
 
@@ -14,20 +15,44 @@ import redis
 from {{ cookiecutter.project_slug }}.environment import environment
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
 from {{ cookiecutter.project_slug }}.tasking.retry import TransientError
-from {{ cookiecutter.project_slug }}.topology import max_time_limit
 
-# A claim outlives the longest run, so it never expires under a running task.
-CLAIM_TTL_MS = (max_time_limit() + 60) * 1000
+# A claim is a lease: its holder renews it while the side effect runs, so it
+# never expires under a running task, and a holder that dies (killed, or
+# cancelled after a lost broker connection) frees the key within this time.
+CLAIM_LEASE_MS = 30_000
 # The done marker outlives every redelivery window (retries, visibility timeout).
 DONE_TTL_S = 7 * 24 * 60 * 60
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
 class ClaimBusy(TransientError):
-    """Another worker holds the claim right now: retry later."""
+    """Another worker holds the claim right now: retry once its lease may have run out."""
+
+
+class _Lease:
+    """Renews a claim three times per lease period until stopped."""
+
+    def __init__(self, client: redis.Redis, key: str, token: str) -> None:
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew, args=(client, key, token), daemon=True)
+        self._thread.start()
+
+    def _renew(self, client: redis.Redis, key: str, token: str) -> None:
+        while not self._stopped.wait(CLAIM_LEASE_MS / 3000):
+            # Redis unreachable: tried again at the next renewal.
+            with suppress(redis.RedisError):
+                client.eval(_RENEW, 1, key, token, CLAIM_LEASE_MS)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 class RedisStore:
@@ -48,18 +73,25 @@ class RedisStore:
     def claim(self, key: str) -> Iterator[bool]:
         done, claim = self._key("done", key), self._key("claim", key)
         token = secrets.token_hex(16)
-        if not self.redis.set(claim, token, nx=True, px=CLAIM_TTL_MS):
-            raise ClaimBusy(f"idempotency key {key!r} is being applied by another worker")
+        if not self.redis.set(claim, token, nx=True, px=CLAIM_LEASE_MS):
+            remaining_ms = max(self.redis.pttl(claim), 0)
+            raise ClaimBusy(
+                f"idempotency key {key!r} is being applied by another worker",
+                retry_after=remaining_ms / 1000 + 1,
+            )
         # Checked under the claim: a run that finished just now has set it.
         if self.redis.exists(done):
             self.redis.eval(_RELEASE, 1, claim, token)
             yield False
             return
+        lease = _Lease(self.redis, claim, token)
         try:
             yield True
         except BaseException:
+            lease.stop()
             self.redis.eval(_RELEASE, 1, claim, token)
             raise
+        lease.stop()
         pipe = self.redis.pipeline()
         pipe.set(done, "1", ex=DONE_TTL_S)
         pipe.delete(claim)

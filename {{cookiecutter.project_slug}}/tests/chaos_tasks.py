@@ -1,0 +1,76 @@
+"""Tasks of the chaos tests, loaded by their workers with ``--include tests.chaos_tasks``.
+
+Each run writes what it does to a journal (the file named by CHAOS_JOURNAL):
+storage outside the worker, which survives the worker being killed and which
+the test reads to count runs, side effects and completions. The side effect
+is guarded by the project's own idempotency store, as a real task's would be.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from {{ cookiecutter.project_slug }}.celery_app import app
+from {{ cookiecutter.project_slug }}.tasking.idempotency import once
+from {{ cookiecutter.project_slug }}.tasking.retry import PermanentError, TransientError
+
+
+def journal_path() -> Path:
+    return Path(os.environ["CHAOS_JOURNAL"])
+
+
+def write(event: str, key: str) -> None:
+    """Append one line; O_APPEND writes of one short line never interleave."""
+    line = f"{event} {key} {os.getpid()} {time.time():.3f}\n".encode()
+    fd = os.open(journal_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def apply_once(key: str) -> None:
+    with once(f"chaos:{key}") as first:
+        if first:
+            write("applied", key)
+    write("completed", key)
+
+
+@app.task(name="chaos.apply_effect")
+def apply_effect(key: str, hold: float = 0.0) -> None:
+    """Work for ``hold`` seconds (long enough to be killed), then apply the side effect once."""
+    write("started", key)
+    time.sleep(hold)
+    apply_once(key)
+
+
+def cause_fixed() -> bool:
+    """The cause of the failures below is "fixed" once this file exists."""
+    return (journal_path().parent / "fixed").exists()
+
+
+@app.task(name="chaos.fail_until_fixed")
+def fail_until_fixed(key: str) -> None:
+    write("started", key)
+    if not cause_fixed():
+        raise PermanentError(f"{key}: the input is refused until the cause is fixed")
+    apply_once(key)
+
+
+# The base class's retry policy, with backoff shortened so retries fit in a test.
+@app.task(name="chaos.flaky_until_fixed", max_retries=2, retry_backoff=1, retry_backoff_max=1)
+def flaky_until_fixed(key: str) -> None:
+    write("started", key)
+    if not cause_fixed():
+        raise TransientError(f"{key}: the dependency is down until the cause is fixed")
+    apply_once(key)
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+
+
+@app.task(name="chaos.tick")
+def tick() -> None:
+    """Sent by beat; every run is one firing of the schedule."""
+    write("tick", "beat")
+{% endif %}

@@ -1,0 +1,303 @@
+"""Real processes for the chaos tests: workers, and brokers of their own to restart.
+
+A worker in a process of its own, started with the command a deployment
+runs, is the only kind that can be killed with SIGKILL or stopped with
+SIGTERM. The brokers here are private instances on free ports, in a
+temporary directory, so restarting one disturbs nobody else's tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from {{ cookiecutter.project_slug }} import topology
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(interval)
+
+
+class Journal:
+    """What the chaos tasks did, read back from their journal file (tests/chaos_tasks.py)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lines(self) -> list[tuple[str, str, int, float]]:
+        if not self.path.exists():
+            return []
+        rows = (line.split() for line in self.path.read_text().splitlines())
+        return [(event, key, int(pid), float(when)) for event, key, pid, when in rows]
+
+    def count(self, event: str) -> Counter:
+        """How many times ``event`` happened, by key."""
+        return Counter(key for seen, key, _, _ in self.lines() if seen == event)
+
+    def pids(self, event: str, key: str) -> list[int]:
+        return [pid for seen, k, pid, _ in self.lines() if seen == event and k == key]
+
+    def times(self, event: str) -> list[float]:
+        return [when for seen, _, _, when in self.lines() if seen == event]
+
+    def wait_completed(self, keys, timeout: float) -> None:
+        keys = set(keys)
+
+        def unfinished() -> set[str]:
+            return keys - set(self.count("completed"))
+
+        try:
+            wait_for(lambda: not unfinished(), timeout, "every task completed")
+        except AssertionError:
+            raise AssertionError(
+                f"{len(unfinished())} of {len(keys)} tasks not completed within {timeout} s"
+            ) from None
+
+
+class ProcessWorker:
+    """``celery worker`` for one worker group of the topology, in a process of its own."""
+
+    def __init__(self, group: topology.Worker, log_dir: Path, env: dict[str, str]) -> None:
+        prefix = os.environ["CELERY_QUEUE_PREFIX"]
+        self.group = group
+        self.hostname = f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
+        self.log = log_dir / f"{self.hostname}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "{{ cookiecutter.project_slug }}.celery_app",
+            "worker",
+            "--loglevel=INFO",
+            "--include=tests.chaos_tasks",
+            # The group's own options, as topology.py gives them to deployments.
+            f"--queues={','.join(prefix + queue for queue in group.queues)}",
+            f"--hostname={self.hostname}",
+            f"--pool={group.pool}",
+            f"--concurrency={group.concurrency}",
+            f"--prefetch-multiplier={group.prefetch_multiplier}",
+            f"--soft-time-limit={group.soft_time_limit}",
+            f"--time-limit={group.time_limit}",
+            f"--max-tasks-per-child={group.max_tasks_per_child}",
+            f"--max-memory-per-child={group.max_memory_per_child}",
+        ]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=PROJECT_DIR,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own process group, so the whole worker can be killed at once.
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90) -> ProcessWorker:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker {self.hostname} exited:\n{self.output()[-3000:]}")
+            return " ready." in self.output()
+
+        wait_for(ready, timeout, f"worker {self.hostname} ready")
+        return self
+
+    def received(self, task_ids) -> int:
+        """How many of these tasks the worker has received."""
+        log = self.output()
+        return sum(1 for task_id in task_ids if f"[{task_id}] received" in log)
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the main process, as an orchestrator does."""
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its children at once: a crash, an OOM kill, a lost node."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # children left behind, if any
+        self.process.wait(timeout=30)
+
+
+{% if cookiecutter.broker == 'redis' %}
+class PrivateRedis:
+    """A redis-server of our own, on a free port, with its append-only file in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def missing() -> str | None:
+        if shutil.which("redis-server") is None:
+            return "redis-server is not installed (apt-get install redis-server)"
+        return None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                # Every write is logged to disk, as production Redis does.
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, 30, f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # a clean shutdown: the append-only file is complete
+            self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def holds(self, task_ids) -> set[str]:
+        """Which of these tasks Redis still has: queued, or delivered and unacknowledged."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        stored = list(client.hvals("unacked"))
+        for key in client.scan_iter():
+            if client.type(key) == b"list":
+                stored += client.lrange(key, 0, -1)
+        everything = b"\n".join(stored)
+        return {task_id for task_id in task_ids if task_id.encode() in everything}
+
+
+PrivateBroker = PrivateRedis
+{% else %}
+class PrivateRabbitMQ:
+    """A RabbitMQ node of our own: its own name, ports, data, logs and Erlang cookie."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.node = f"chaos-{uuid.uuid4().hex[:8]}@localhost"
+        self.port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        (directory / "enabled_plugins").write_text("[].\n")  # no management listener
+        (directory / "rabbitmq-env.conf").write_text("")
+        self.env = {
+            **os.environ,
+            # The Erlang cookie is created under HOME: a private one.
+            "HOME": str(directory),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_CONF_ENV_FILE": str(directory / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(directory / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(directory / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(directory / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(directory / "log"),
+            "RABBITMQ_PID_FILE": str(directory / "rabbitmq.pid"),
+        }
+
+    @staticmethod
+    def bin_dir() -> Path | None:
+        # Debian and Ubuntu keep the real scripts here; /usr/sbin has wrappers
+        # that switch to the rabbitmq user and drop the environment.
+        packaged = Path("/usr/lib/rabbitmq/bin")
+        if (packaged / "rabbitmq-server").exists():
+            return packaged
+        found = shutil.which("rabbitmq-server")
+        return Path(found).parent if found else None
+
+    @classmethod
+    def missing(cls) -> str | None:
+        if cls.bin_dir() is None:
+            return "rabbitmq-server is not installed (apt-get install rabbitmq-server)"
+        return None
+
+    def _tool(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.bin_dir() / name), "-n", self.node, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    def start(self) -> None:
+        subprocess.run(
+            [str(self.bin_dir() / "rabbitmq-server"), "-detached"],
+            env=self.env,
+            check=True,
+            timeout=60,
+        )
+        wait_for(
+            lambda: self._tool("rabbitmq-diagnostics", "-q", "ping", check=False).returncode == 0,
+            90,
+            f"RabbitMQ node {self.node} up",
+            interval=0.5,
+        )
+        self._tool("rabbitmqctl", "-q", "await_startup")
+
+    def stop(self) -> None:
+        self._tool("rabbitmqctl", "-q", "stop", check=False)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+PrivateBroker = PrivateRabbitMQ
+{% endif %}

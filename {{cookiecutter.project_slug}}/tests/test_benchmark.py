@@ -1,0 +1,66 @@
+{% set slug = cookiecutter.project_slug %}
+"""The benchmark command runs end to end against the real broker.
+
+Tiny counts: the figures of a test run mean nothing and are not judged; the
+test proves the command still starts every worker group, drains its queue and
+reports every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+{% if cookiecutter.framework == 'django' %}
+from django.core.management import CommandError, call_command
+{% endif %}
+
+from {{ slug }} import benchmark, topology
+
+
+@pytest.mark.integration
+def test_benchmark_reports_every_figure_of_every_queue(tmp_path):
+    report = tmp_path / "benchmark.json"
+    command = [sys.executable, "-m", "{{ slug }}.benchmark", "--tasks", "30"]
+    command += ["--latency-samples", "3", "--repeat", "1", "--json", str(report)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(report.read_text())
+    assert [queue["queue"] for queue in figures["queues"]] == list(topology.QUEUES)
+    for queue in figures["queues"]:
+        (only,) = queue["runs"]
+        assert only["publish_per_second"] > 0
+        assert only["drain_per_second"] > 0
+        assert only["worker_cpu_ms_per_task"] >= 0
+        assert 0 < only["latency_p50_ms"] <= only["latency_p99_ms"]
+        assert only["rss_mib"] > 0
+        assert queue["queue"] in run.stdout
+    assert figures["machine"]["broker"].startswith("{{ 'Redis' if cookiecutter.broker == 'redis' else 'RabbitMQ' }}")
+
+
+def test_worker_options_come_from_the_topology_unless_a_setting_replaces_them():
+    group = topology.WORKERS[0]
+    options = benchmark.worker_arguments(group, ["q"], "h@%h", {})
+    assert f"--prefetch-multiplier={group.prefetch_multiplier}" in options
+    assert f"--concurrency={group.concurrency}" in options
+    replaced = benchmark.worker_arguments(group, ["q"], "h@%h", {"worker_prefetch_multiplier": 1})
+    assert not any(option.startswith("--prefetch-multiplier") for option in replaced)
+
+
+{% if cookiecutter.framework == 'django' %}
+def test_an_unknown_queue_or_setting_is_refused():
+    with pytest.raises(CommandError, match="unknown queue.*choose among"):
+        call_command("benchmark", "--queues", "no-such-queue")
+    with pytest.raises(CommandError, match="unknown Celery setting.*no_such_setting"):
+        call_command("benchmark", "--set", "no_such_setting=1")
+{% else %}
+def test_an_unknown_queue_or_setting_is_refused(capsys):
+    from {{ slug }} import cli
+
+    assert cli.main(["benchmark", "--queues", "no-such-queue"]) == 2
+    assert "choose among" in capsys.readouterr().err
+    assert cli.main(["benchmark", "--set", "no_such_setting=1"]) == 2
+    assert "unknown Celery setting(s): no_such_setting" in capsys.readouterr().err
+{% endif %}

@@ -1,0 +1,509 @@
+{% set django = cookiecutter.framework == 'django' %}
+{% set rabbitmq = cookiecutter.broker == 'rabbitmq' %}
+"""Chaos: workers killed and stopped, the broker restarted, messages repeated, bad input.
+
+Real ``celery worker`` processes with the topology's options (prefork pool)
+run the tasks of ``tests/chaos_tasks.py``, which journal every run and side
+effect to a file. Each test prints its figures: tasks published, completed,
+side effects applied, duplicates, lost.
+
+Run them with ``uv run pytest -m chaos`` (a few minutes; the default run
+leaves them out).
+"""
+
+from __future__ import annotations
+
+{% if not rabbitmq %}
+import contextlib
+{% endif %}
+import os
+import signal
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+import subprocess
+import sys
+{% endif %}
+import threading
+import time
+import uuid
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+from pathlib import Path
+{% endif %}
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from {{ cookiecutter.project_slug }} import topology
+from {{ cookiecutter.project_slug }}.celery_app import app
+from {{ cookiecutter.project_slug }}.notifications.tasks import send_notification
+{% if django %}
+from {{ cookiecutter.project_slug }}.orders.tasks import confirm_order
+{% endif %}
+from {{ cookiecutter.project_slug }}.reports.tasks import count_rows, generate_report
+from {{ cookiecutter.project_slug }}.tasking import operations
+from {{ cookiecutter.project_slug }}.tasking.base import MAX_PAYLOAD_BYTES, PayloadTooLarge
+from {{ cookiecutter.project_slug }}.tasking.stores import store
+from tests import chaos_tasks
+from tests.conftest import default_group
+from tests.processes import {% if cookiecutter.beat_scheduler == 'redbeat' %}PROJECT_DIR, {% endif %}PrivateBroker, wait_for
+
+pytestmark = [pytest.mark.chaos{% if django %}, pytest.mark.django_db(transaction=True){% endif %}]
+
+{% if not rabbitmq %}
+# Redis gives an unacknowledged message to another worker after the
+# visibility timeout. Production derives it from the longest time limit
+# (celeryconfig.py); here it is seconds, so redelivery is seen quickly.
+VISIBILITY_TIMEOUT = 5
+{% endif %}
+BURST = 3000
+
+
+def keys(count: int) -> list[str]:
+    run = uuid.uuid4().hex[:8]
+    return [f"{run}-{n}" for n in range(count)]
+
+
+def default_queue() -> str:
+    return topology.prefix() + topology.DEFAULT_QUEUE
+
+
+@pytest.fixture(scope="module")
+def chaos_worker(process_workers):
+    """One worker of the default group on the test broker, shared by the tests that keep it."""
+    return process_workers()
+
+
+@pytest.fixture(scope="module")
+def private_broker(chaos_dir):
+    """A broker of this module's own, which the tests may kill and restart."""
+    missing = PrivateBroker.missing()
+    if missing:
+        pytest.skip(f"{missing}: the test needs a private broker to restart")
+    directory = chaos_dir / "broker"
+    directory.mkdir()
+    broker = PrivateBroker(directory)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def publish(keys, hold: float = 0.0, url: str | None = None, queues=None) -> list[str]:
+    """Send one chaos task per key, to the test broker or the broker at ``url``; their ids.
+
+    Tasks go to the default queue, or to each of ``queues`` in turn.
+    """
+    queues = queues or [default_queue()]
+    with app.connection_for_write(url) as connection:
+        return [
+            chaos_tasks.apply_effect.apply_async(
+                (key, hold), queue=queues[n % len(queues)], connection=connection
+            ).id
+            for n, key in enumerate(keys)
+        ]
+
+
+def wait_until_reserved(worker, task_ids) -> None:
+{% if rabbitmq %}
+    """Until the worker holds every message it may prefetch, as a busy worker does."""
+{% else %}
+    """Until the worker holds every message it may prefetch, as a busy worker does.
+
+    A worker killed while it fetches can lose the messages in flight on
+    Redis (Kombu pops a message before it records it as unacknowledged):
+    these tests kill workers that hold their messages.
+    """
+{% endif %}
+    group = worker.group
+    expected = min(len(task_ids), group.concurrency * group.prefetch_multiplier)
+    wait_for(lambda: worker.received(task_ids) >= expected, 30, "messages reserved")
+
+
+def test_worker_child_killed_mid_task_redelivers_once(chaos_worker, journal, figures):
+    """A pool process killed (as by the OOM killer): its message is put back and runs again."""
+    batch = keys(2)
+    publish(batch, hold=3)
+    victim = batch[0]
+    wait_for(lambda: journal.pids("started", victim), 30, "the task started")
+    (pid,) = journal.pids("started", victim)
+    os.kill(pid, signal.SIGKILL)
+    journal.wait_completed(batch, timeout=60)
+
+    counts = figures.effects("child killed mid-task", len(batch), batch, journal)
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+    assert journal.count("started")[victim] == 2, "the killed task ran again"
+
+
+def test_worker_killed_mid_task_redelivers_once(process_workers, private_broker, journal, figures):
+    """The whole worker killed (a lost node): another worker runs its unfinished tasks, once."""
+    env = {"CELERY_BROKER_URL": private_broker.url}
+{% if not rabbitmq %}
+    env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+{% endif %}
+    first = process_workers(**env)
+    batch = keys(default_group().concurrency + 2)
+    task_ids = publish(batch, hold=3, url=private_broker.url)
+    wait_until_reserved(first, task_ids)
+    wait_for(lambda: len(journal.count("started").keys() & set(batch)) >= 1, 30, "tasks started")
+    first.kill()
+    killed_at = time.monotonic()
+    cut_short = set(journal.count("started")) & set(batch) - set(journal.count("completed"))
+    assert cut_short, "the worker was killed before it had a task to cut short"
+{% if not rabbitmq %}
+    # Redis hands the unacknowledged messages out again once the visibility
+    # timeout has passed; a worker restores them when it starts, and every
+    # few minutes while it runs.
+    time.sleep(max(0.0, killed_at + VISIBILITY_TIMEOUT + 1 - time.monotonic()))
+{% else %}
+    # RabbitMQ requeues the unacknowledged messages when the channel closes.
+    assert killed_at
+{% endif %}
+    second = process_workers(**env)
+    journal.wait_completed(batch, timeout=120)
+    second.stop()
+
+    counts = figures.effects(
+        "worker killed mid-task", len(batch), batch, journal, cut_short_by_the_kill=len(cut_short)
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+    started = journal.count("started")
+    assert all(started[key] == 2 for key in cut_short), "every task cut short ran again"
+
+
+def test_sigterm_during_long_tasks_finishes_them_and_restores_the_rest(
+    process_workers, private_broker, journal, figures
+):
+    """SIGTERM: running tasks finish within the soft-shutdown window; reserved ones go back.
+
+    On the private broker, where no other worker takes the messages.
+    """
+    env = {"CELERY_BROKER_URL": private_broker.url}
+    first = process_workers(**env)
+    group = default_group()
+    batch = keys(group.concurrency + 4)
+    wait_until_reserved(first, publish(batch, hold=3, url=private_broker.url))
+    wait_for(
+        lambda: len(journal.count("started").keys() & set(batch)) >= group.concurrency,
+        30,
+        "every pool process busy",
+    )
+    running = set(journal.count("started")) & set(batch)
+    stopped_at = time.monotonic()
+    first.signal(signal.SIGTERM)
+    first.process.wait(timeout=app.conf.worker_soft_shutdown_timeout + 30)
+    shutdown_seconds = time.monotonic() - stopped_at
+    finished_by_first = set(journal.count("completed")) & set(batch)
+    assert running <= finished_by_first, "a running task was cut short"
+    assert shutdown_seconds < app.conf.worker_soft_shutdown_timeout
+    assert first.process.returncode == 0, first.output()[-3000:]
+
+    second = process_workers(**env)
+    journal.wait_completed(batch, timeout=60)
+    second.stop()
+    counts = figures.effects(
+        "SIGTERM during long tasks",
+        len(batch),
+        batch,
+        journal,
+        running_at_sigterm_finished=len(running),
+        seconds_to_stop=round(shutdown_seconds),
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+
+
+def test_broker_restart_loses_no_published_task(process_workers, private_broker, journal, figures):
+    """The broker restarts while tasks are published and consumed: none lost, none doubled."""
+    env = {"CELERY_BROKER_URL": private_broker.url}
+{% if not rabbitmq %}
+    # Messages a worker held when the connection dropped come back after it.
+    env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+{% endif %}
+    workers = [process_workers(**env)]
+    batch = keys(300)
+    task_ids = {key: str(uuid.uuid4()) for key in batch}
+    failed_attempts = []
+
+    def publish_steadily() -> None:
+        with app.connection_for_write(private_broker.url) as connection:
+            for key in batch:
+                task_id = task_ids[key]
+                while True:
+                    try:
+                        chaos_tasks.apply_effect.apply_async(
+                            (key, 0.05),
+                            queue=default_queue(),
+                            connection=connection,
+                            task_id=task_id,
+                        )
+                        break
+                    except (OperationalError, ConnectionError):
+                        # Not confirmed: publish it again, the same task.
+                        failed_attempts.append(key)
+                        time.sleep(0.5)
+                time.sleep(0.02)
+
+    def all_completed() -> bool:
+        """Also restarts a worker that died, as a deployment's restart policy would."""
+        if workers[-1].process.poll() is not None:
+{% if not rabbitmq %}
+            time.sleep(VISIBILITY_TIMEOUT + 1)  # its unacknowledged messages are then due
+{% endif %}
+            workers.append(process_workers(**env))
+        return set(batch) <= set(journal.count("completed"))
+
+    publisher = threading.Thread(target=publish_steadily)
+    publisher.start()
+    wait_for(lambda: len(journal.count("completed").keys() & set(batch)) >= 30, 60, "consuming")
+    private_broker.restart()
+    publisher.join(timeout=300)
+    assert not publisher.is_alive()
+{% if rabbitmq %}
+    wait_for(all_completed, 240, "every task completed")
+    workers[-1].stop()
+
+    died = len(workers) - 1
+    counts = figures.effects(
+        "broker restart",
+        len(batch),
+        batch,
+        journal,
+        publish_attempts_repeated=len(failed_attempts),
+        workers_died_instead_of_reconnecting=died,
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+    assert died == 0, workers[0].output()[-5000:]
+{% else %}
+    with contextlib.suppress(AssertionError):  # what is missing is counted below
+        wait_for(all_completed, 240, "every task completed")
+    workers[-1].stop()
+
+    died = len(workers) - 1
+    missing = [key for key in batch if not journal.count("completed")[key]]
+    still_in_redis = private_broker.holds(task_ids[key] for key in missing)
+    counts = figures.effects(
+        "broker restart",
+        len(batch),
+        batch,
+        journal,
+        publish_attempts_repeated=len(failed_attempts),
+        workers_died_instead_of_reconnecting=died,
+        lost_in_flight=len(missing) - len(still_in_redis),
+    )
+    assert counts["duplicates"] == 0
+    assert not still_in_redis, f"{len(still_in_redis)} tasks waited in Redis and never ran"
+    if missing:
+        # Kombu's Redis transport pops a message, then records it as
+        # unacknowledged: a connection lost in between loses the message.
+        pytest.xfail(f"{len(missing)} message(s) lost in flight as Redis restarted (Kombu)")
+    assert counts["side effects applied"] == len(batch)
+    if died:
+        # Seen with Celery and Kombu 5.7.0: closing the lost connection, Kombu
+        # tries to restore the unacknowledged messages through it and raises
+        # AttributeError, which the worker treats as unrecoverable. Nothing is
+        # lost (the messages wait in Redis), but only a restart policy brings
+        # the worker back: give every worker one (compose, systemd).
+        pytest.xfail("the worker died instead of reconnecting (a Kombu 5.7.0 bug)")
+{% endif %}
+
+
+def test_same_message_delivered_twice_applies_once(chaos_worker, journal, figures):
+    batch = keys(20)
+    for key in batch:
+        task_id = str(uuid.uuid4())
+        for _ in range(2):
+            chaos_tasks.apply_effect.apply_async((key, 0), queue=default_queue(), task_id=task_id)
+    journal.wait_completed(batch, timeout=60)
+    time.sleep(1)  # let a late second run show up, if there is one
+
+    counts = figures.effects("same message delivered twice", 2 * len(batch), batch, journal)
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+
+
+def dead_letters_of(task_ids) -> dict:
+    return {
+        letter.task_id: letter
+        for letter in store().dead_letters(limit=10_000)
+        if letter.task_id in task_ids
+    }
+
+
+{% if rabbitmq %}
+def dead_letter_queue_depth() -> int:
+    with app.connection_for_write() as connection:
+        queue = topology.prefix() + topology.DEAD_LETTER_QUEUE
+        _, messages, _ = connection.default_channel.queue_declare(queue, passive=True)
+        return messages
+
+
+{% endif %}
+def test_failed_tasks_become_dead_letters_and_requeue_once(
+    chaos_worker, journal, chaos_dir, figures
+):
+    """A permanent failure and exhausted retries are dead letters; fixed, they run once."""
+    permanent, flaky = keys(2)
+{% if rabbitmq %}
+    depth_before = dead_letter_queue_depth()
+{% endif %}
+    sent = [
+        chaos_tasks.fail_until_fixed.apply_async((permanent,), queue=default_queue()),
+        chaos_tasks.flaky_until_fixed.apply_async((flaky,), queue=default_queue()),
+    ]
+    ids = {result.id for result in sent}
+    wait_for(lambda: len(dead_letters_of(ids)) == 2, 60, "both tasks dead-lettered")
+    letters = dead_letters_of(ids)
+    assert letters[sent[0].id].retries == 0 and "PermanentError" in letters[sent[0].id].exception
+    assert letters[sent[1].id].retries == 2 and "TransientError" in letters[sent[1].id].exception
+    started = journal.count("started")
+    assert (started[permanent], started[flaky]) == (1, 3)
+{% if rabbitmq %}
+    wait_for(lambda: dead_letter_queue_depth() == depth_before + 2, 30, "RabbitMQ dead-lettered")
+{% endif %}
+
+    (chaos_dir / "fixed").touch()  # the cause is fixed
+    for letter in letters.values():
+        operations.requeue_and_forget(letter)
+    journal.wait_completed([permanent, flaky], timeout=60)
+    time.sleep(1)
+
+    counts = figures.effects("dead letters requeued", 2, [permanent, flaky], journal)
+    assert counts["side effects applied"] == 2 and counts["duplicates"] == 0 and counts["lost"] == 0
+    assert dead_letters_of(ids) == {}
+    started = journal.count("started")
+    assert (started[permanent], started[flaky]) == (2, 4)
+
+
+def test_bad_input_fails_clearly_once_as_a_dead_letter(chaos_worker, figures):
+    """Unknown ids, wrong types and oversized payloads: one clear failure each, no retries."""
+    with pytest.raises(PayloadTooLarge, match="exceed MAX_PAYLOAD_BYTES"):
+        send_notification.delay("ann@example.com", "x" * MAX_PAYLOAD_BYTES, "too-big")
+    # Other publishers skip that check: the worker refuses the message itself.
+    # (All go to the default queue, where this module's worker listens.)
+    queue = default_queue()
+    bad = {
+        "unknown id": count_rows.apply_async(("no-such-report",), queue=queue),
+{% if django %}
+        "unknown order": confirm_order.apply_async((10**9,), queue=queue),
+{% endif %}
+        "wrong type": generate_report.apply_async(("bad", "many"), queue=queue),
+        "missing argument": app.send_task(
+            send_notification.name, args=["ann@example.com"], queue=queue
+        ),
+        "oversized payload": app.send_task(
+            send_notification.name,
+            args=["ann@example.com", "x" * MAX_PAYLOAD_BYTES, f"big-{uuid.uuid4()}"],
+            queue=queue,
+        ),
+    }
+    ids = {result.id: what for what, result in bad.items()}
+    wait_for(lambda: len(dead_letters_of(ids)) == len(ids), 60, "every bad task dead-lettered")
+    time.sleep(2)  # a retry would show up as a second run by now
+
+    letters = dead_letters_of(ids)
+    for task_id, what in ids.items():
+        letter = letters[task_id]
+        print(f"  {what}: {letter.exception[:100]}")
+        assert letter.retries == 0, what
+    assert "FileNotFoundError" in letters[bad["unknown id"].id].exception
+    assert "TypeError" in letters[bad["wrong type"].id].exception
+    assert "TypeError" in letters[bad["missing argument"].id].exception
+    oversized = letters[bad["oversized payload"].id]
+    assert "PayloadTooLarge" in oversized.exception and oversized.args == []
+{% if django %}
+    assert "does not exist" in letters[bad["unknown order"].id].exception
+{% endif %}
+    log = chaos_worker.output()
+    assert [what for task_id, what in ids.items() if f"{task_id}] retry" in log] == []
+    figures(
+        "bad input",
+        {
+            "published": len(ids),
+            "completed": 0,
+            "dead letters": len(letters),
+            "retries": sum(letter.retries for letter in letters.values()),
+            "lost": len(ids) - len(letters),
+        },
+    )
+
+
+def test_burst_against_one_worker_per_queue(process_workers, private_broker, journal, figures):
+    """Several thousand tasks over every queue, one worker per group: all done, once.
+
+    On the private broker, where no other worker takes the messages.
+    """
+    env = {"CELERY_BROKER_URL": private_broker.url}
+    workers = [process_workers(group, **env) for group in topology.WORKERS]
+    queues = [topology.prefix() + queue for queue in topology.QUEUES]
+    batch = keys(BURST)
+    started_at = time.monotonic()
+    publish(batch, url=private_broker.url, queues=queues)
+    published_in = time.monotonic() - started_at
+    journal.wait_completed(batch, timeout=600)
+    done_in = time.monotonic() - started_at
+    time.sleep(1)
+    for worker in workers:
+        worker.stop()
+
+    counts = figures.effects(
+        f"burst over {len(queues)} queue(s)",
+        len(batch),
+        batch,
+        journal,
+        seconds_to_publish=round(published_in),
+        seconds_until_all_done=round(done_in),
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == len(batch)
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+
+
+def start_beat(log: Path, env: dict[str, str]) -> subprocess.Popen:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.chaos_beat",
+                "beat",
+                "--loglevel=INFO",
+                "--pidfile=",  # two beats in one directory: no pidfile to fight over
+            ],
+            cwd=PROJECT_DIR,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_two_beats_fire_each_schedule_once(chaos_worker, journal, chaos_dir, figures):
+    """RedBeat's lock in Redis: a second beat stands by instead of firing again."""
+    period, window = 2.0, 16.0
+    env = {"CHAOS_BEAT_PERIOD": str(period), "CHAOS_JOURNAL": str(journal.path)}
+    beats = [start_beat(chaos_dir / f"beat-{n}.log", env) for n in range(2)]
+    try:
+        wait_for(lambda: journal.times("tick"), 60, "the first tick")
+        time.sleep(window)
+    finally:
+        for beat in beats:
+            beat.terminate()
+            beat.wait(timeout=30)
+    ticks = sorted(journal.times("tick"))
+    gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False)]
+    figures(
+        "two beats, one schedule",
+        {
+            "beats": len(beats),
+            "period (s)": int(period),
+            "fired": len(ticks),
+            "periods elapsed": int((ticks[-1] - ticks[0]) / period) + 1,
+            "fired twice in one period": sum(1 for gap in gaps if gap < period / 2),
+        },
+    )
+    assert len(ticks) >= window / period - 1
+    assert min(gaps) > period / 2, f"fired twice within one period: {gaps}"
+    assert len(ticks) <= (ticks[-1] - ticks[0]) / period + 2
+{% endif %}
