@@ -68,7 +68,16 @@ def default_queue() -> str:
 
 @pytest.fixture(scope="module")
 def chaos_worker(process_workers):
-    """One worker of the default group on the test broker, shared by the tests that keep it."""
+    """One worker of the default group on the test broker, shared by the tests that keep it.
+
+    Tests that kill a worker or one of its pool processes start their own.
+{% if not rabbitmq %}
+    A worker that has replaced a pool process can stop fetching tasks when
+    its remote-control consumer restarts (Kombu 5.7.0, see the README's
+    known issues); on a shared broker, another application's broadcast can
+    cause that.
+{% endif %}
+    """
     return process_workers()
 
 
@@ -117,8 +126,9 @@ def wait_until_reserved(worker, task_ids) -> None:
     wait_for(lambda: worker.received(task_ids) >= expected, 30, "messages reserved")
 
 
-def test_worker_child_killed_mid_task_redelivers_once(chaos_worker, journal, figures):
+def test_worker_child_killed_mid_task_redelivers_once(process_workers, journal, figures):
     """A pool process killed (as by the OOM killer): its message is put back and runs again."""
+    worker = process_workers()
     batch = keys(2)
     publish(batch, hold=3)
     victim = batch[0]
@@ -126,6 +136,7 @@ def test_worker_child_killed_mid_task_redelivers_once(chaos_worker, journal, fig
     (pid,) = journal.pids("started", victim)
     os.kill(pid, signal.SIGKILL)
     journal.wait_completed(batch, timeout=60)
+    worker.stop()
 
     counts = figures.effects("child killed mid-task", len(batch), batch, journal)
     assert counts["lost"] == 0 and counts["duplicates"] == 0
