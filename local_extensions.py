@@ -59,6 +59,10 @@ _GENERAL = {
     "max_memory_per_child": 393216,
 }
 
+# The profiles a user's own worker group can start from (overrides.EXTRA_WORKERS),
+# by the kind of task its queues hold.
+PROFILES = {"short": _SHORT, "general": _GENERAL, "long": _LONG}
+
 TOPOLOGIES = {
     "fast-slow": {
         "summary": "A latency-sensitive queue for short tasks and a heavy queue for long ones.",
@@ -270,6 +274,7 @@ def topology(name: str) -> dict:
     data["families"] = list(FAMILIES)
     data["max_time_limit"] = max(w["time_limit"] for w in data["workers"])
     data["soft_shutdown_timeout"] = SOFT_SHUTDOWN_TIMEOUT
+    data["profiles"] = copy.deepcopy(PROFILES)
     for worker in data["workers"]:
         worker["service"] = "worker" if len(data["workers"]) == 1 else f"worker-{worker['name']}"
         worker["options"] = worker_options(worker)

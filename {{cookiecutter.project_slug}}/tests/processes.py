@@ -79,29 +79,17 @@ class ProcessWorker:
     """``celery worker`` for one worker group of the topology, in a process of its own."""
 
     def __init__(self, group: topology.Worker, log_dir: Path, env: dict[str, str]) -> None:
-        prefix = os.environ["CELERY_QUEUE_PREFIX"]
         self.group = group
         self.hostname = f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
         self.log = log_dir / f"{self.hostname}.log"
+        # The launcher a deployment runs, with the group's options from the topology.
         command = [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "{{ cookiecutter.project_slug }}.celery_app",
-            "worker",
-            "--loglevel=INFO",
+            "{{ cookiecutter.project_slug }}.worker",
+            group.name,
             "--include=tests.chaos_tasks",
-            # The group's own options, as topology.py gives them to deployments.
-            f"--queues={','.join(prefix + queue for queue in group.queues)}",
             f"--hostname={self.hostname}",
-            f"--pool={group.pool}",
-            f"--concurrency={group.concurrency}",
-            f"--prefetch-multiplier={group.prefetch_multiplier}",
-            f"--soft-time-limit={group.soft_time_limit}",
-            f"--time-limit={group.time_limit}",
-            f"--max-tasks-per-child={group.max_tasks_per_child}",
-            f"--max-memory-per-child={group.max_memory_per_child}",
         ]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(

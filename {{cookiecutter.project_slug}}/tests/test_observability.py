@@ -99,24 +99,20 @@ def worker_env(tmp_path):
 
 @contextmanager
 def prefork_worker(env: dict[str, str], task_name: str, log_path):
-    """``celery worker`` with the prefork pool, as deployed, consuming ``task_name``'s queue."""
-    queue = env["CELERY_QUEUE_PREFIX"] + topology.route_for(task_name)
+    """The worker group that consumes ``task_name``'s queue, started as deployed (one process)."""
+    queue = topology.route_for(task_name)
+    group = next(group for group in topology.workers() if queue in group.queues)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "{{ cookiecutter.project_slug }}.celery_app",
-                "worker",
-                "--pool=prefork",
+                "{{ cookiecutter.project_slug }}.worker",
+                group.name,
                 "--concurrency=1",
-                f"--queues={queue}",
                 f"--hostname=observability-{uuid.uuid4().hex[:6]}@%h",
                 "--without-gossip",
                 "--without-mingle",
-                "--loglevel=INFO",
             ],
             env=env,
             stdout=log,

@@ -51,7 +51,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import celery
@@ -67,17 +67,6 @@ MODULE = "{{ slug }}.benchmark"
 # Passed by the benchmark to the worker it starts.
 RECORD_VARIABLE = "BENCHMARK_RECORD_FILE"
 SETTINGS_VARIABLE = "BENCHMARK_SETTINGS"
-
-# Celery settings that a worker group's command-line options stand for.
-WORKER_OPTIONS = {
-    "worker_pool": ("pool", "pool"),
-    "worker_concurrency": ("concurrency", "concurrency"),
-    "worker_prefetch_multiplier": ("prefetch-multiplier", "prefetch_multiplier"),
-    "task_soft_time_limit": ("soft-time-limit", "soft_time_limit"),
-    "task_time_limit": ("time-limit", "time_limit"),
-    "worker_max_tasks_per_child": ("max-tasks-per-child", "max_tasks_per_child"),
-    "worker_max_memory_per_child": ("max-memory-per-child", "max_memory_per_child"),
-}
 
 
 class BenchmarkError(Exception):
@@ -170,18 +159,27 @@ class QueueResult:
 
 
 def worker_arguments(
-    worker: topology.Worker, queues: list[str], hostname: str, settings: dict[str, object]
+    worker: topology.Worker, queue_prefix: str, hostname: str, settings: dict[str, object]
 ) -> list[str]:
-    """The group's ``celery worker`` options, minus those that ``settings`` replace."""
-    arguments = [
+    """The group's ``celery worker`` options (topology.worker_arguments), tuned by ``settings``.
+
+    A setting that stands for a group's option (topology.GROUP_SETTINGS)
+    replaces it, as it would in overrides.SETTINGS.
+    """
+    tuned = replace(
+        worker,
+        **{
+            topology.GROUP_SETTINGS[k]: v
+            for k, v in settings.items()
+            if k in topology.GROUP_SETTINGS
+        },
+    )
+    arguments = topology.worker_arguments(tuned, queue_prefix)
+    return [
         "--loglevel=INFO",
-        f"--queues={','.join(queues)}",
+        *(a for a in arguments if not a.startswith("--hostname=")),
         f"--hostname={hostname}",
     ]
-    for setting, (option, attribute) in WORKER_OPTIONS.items():
-        if setting not in settings:
-            arguments.append(f"--{option}={getattr(worker, attribute)}")
-    return arguments
 
 
 def _processes() -> dict[int, int]:
@@ -358,14 +356,14 @@ def measure_queue(
     name: str, options: dict, settings: dict[str, object], workdir: Path, write
 ) -> QueueResult:
     """Every repetition of the three measurements on one queue."""
-    group = next((w for w in topology.WORKERS if name in w.queues), None)
+    group = next((w for w in topology.workers() if name in w.queues), None)
     if group is None:
-        raise BenchmarkError(f"no worker group consumes queue {name!r}: see topology.WORKERS")
+        raise BenchmarkError(f"no worker group consumes queue {name!r}: see topology.workers()")
     prefix = f"benchmark-{uuid.uuid4().hex[:8]}-"
     declared = {queue.name: queue for queue in topology.declare_queues(prefix)}
     target = declared[prefix + name]
     hostname = f"benchmark-{group.name}-{prefix[10:18]}@%h"
-    arguments = worker_arguments(group, [prefix + q for q in group.queues], hostname, settings)
+    arguments = worker_arguments(group, prefix, hostname, settings)
     result = QueueResult(name, group.name, arguments)
     record_file = workdir / f"{prefix}records"
     env = {
@@ -493,7 +491,8 @@ def positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queues",
-        help=f"comma-separated queues to measure (default: all of {', '.join(topology.QUEUES)})",
+        help="comma-separated queues to measure (default: all of "
+        f"{', '.join(topology.all_queue_names())})",
     )
     parser.add_argument("--tasks", type=positive, default=2000, help="tasks per drain")
     parser.add_argument(
@@ -514,7 +513,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict, write: Callable[[str], object]) -> list[QueueResult]:
     """Measure the queues that ``options`` name and report every figure through ``write``."""
-    queues = options["queues"].split(",") if options.get("queues") else list(topology.QUEUES)
+    queues = (
+        options["queues"].split(",") if options.get("queues") else list(topology.all_queue_names())
+    )
     unknown = [name for name in queues if name not in topology.all_queue_names()]
     if unknown:
         raise BenchmarkError(

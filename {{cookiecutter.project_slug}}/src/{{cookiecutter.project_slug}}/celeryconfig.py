@@ -123,14 +123,11 @@ worker_soft_shutdown_timeout = {{ topology(cookiecutter.queue_topology).soft_shu
 worker_enable_soft_shutdown_on_idle = True
 # A typo in a queue name fails loudly instead of creating a queue nobody consumes.
 task_create_missing_queues = False
-# Defaults for a worker started without its group's options (topology.py sets
-# them per group on the command line).
-_default_worker = topology.WORKERS[0]
-task_soft_time_limit = _default_worker.soft_time_limit
-task_time_limit = _default_worker.time_limit
-worker_prefetch_multiplier = _default_worker.prefetch_multiplier
-worker_max_tasks_per_child = _default_worker.max_tasks_per_child
-worker_max_memory_per_child = _default_worker.max_memory_per_child
+# No task_soft_time_limit / task_time_limit here: a publisher writes them into
+# every message, and a message's limits beat the consuming worker's. Each
+# worker group gets its limits, pool, concurrency and prefetch on the command
+# line from the launcher (python -m {{ cookiecutter.project_slug }}.worker GROUP, topology.workers()),
+# so a task runs under the limits of the group that consumes its queue.
 timezone = "UTC"
 enable_utc = True
 
@@ -230,13 +227,21 @@ beat_scheduler = "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
 {% endif %}
 
 {% endif %}
-# Task modules
+# Task modules: the example families, then yours (overrides.TASK_MODULES).
 # ------------------------------------------------------------------------------
 imports = (
 {% for family in topology(cookiecutter.queue_topology).families %}
     "{{ cookiecutter.project_slug }}.{{ family }}.tasks",
 {% endfor %}
+    *getattr(overrides, "TASK_MODULES", ()),
 )
 
-# Your overrides win.
-globals().update(getattr(overrides, "SETTINGS", {}))
+# Your overrides win. Those that stand for a worker group's option go to the
+# worker groups instead (topology.workers()), never into messages.
+globals().update(
+    {
+        k: v
+        for k, v in getattr(overrides, "SETTINGS", {}).items()
+        if k not in topology.GROUP_SETTINGS
+    }
+)

@@ -49,7 +49,7 @@ def print_config(write) -> None:
             f"{w.soft_time_limit}/{w.time_limit}",
             str(w.max_tasks_per_child),
         )
-        for w in topology.WORKERS
+        for w in topology.workers()
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):

@@ -15,7 +15,8 @@ Docs: https://docs.celeryq.dev/en/stable/userguide/routing.html
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 
 from kombu import Exchange, Queue
 
@@ -41,6 +42,19 @@ class Worker:
     max_memory_per_child: int  # KiB
 
 
+# What a new group gets for the fields it does not set (overrides.EXTRA_WORKERS),
+# by the kind of task its queues hold.
+PROFILES = {
+{% for profile, fields in topo.profiles.items() %}
+    "{{ profile }}": {
+{% for field, value in fields.items() %}
+        "{{ field }}": {{ value | tojson }},
+{% endfor %}
+    },
+{% endfor %}
+}
+DEFAULT_PROFILE = "general"
+
 QUEUES = (
 {% for queue in topo.queues %}
     "{{ queue.name }}",  # {{ queue.purpose }}
@@ -60,6 +74,8 @@ ROUTES_BY_FAMILY = {
 {% endfor %}
 }
 
+# The baseline worker groups. Change them, or add your own, in overrides.py
+# (WORKERS, EXTRA_WORKERS); every consumer reads the merged groups of workers().
 WORKERS = (
 {% for worker in topo.workers %}
     Worker(
@@ -91,11 +107,6 @@ def prefix() -> str:
     return environment().celery_queue_prefix
 
 
-def max_time_limit() -> int:
-    """The longest hard time limit of any worker group, in seconds."""
-    return max(w.time_limit for w in WORKERS)
-
-
 # overrides.py is yours and baseline updates never touch it, so it may predate
 # a name the baseline reads: each is read with a default.
 def all_queue_names() -> tuple[str, ...]:
@@ -112,6 +123,148 @@ def route_for(task_name: str) -> str:
     parts = task_name.split(".")
     family = parts[1] if len(parts) > 2 and parts[0] == "{{ cookiecutter.project_slug }}" else ""
     return ROUTES_BY_FAMILY.get(family, DEFAULT_QUEUE)
+
+
+class TopologyError(ValueError):
+    """overrides.py asks for a worker group the topology cannot have; the message says why."""
+
+
+# Celery settings that stand for a worker group's field. In overrides.SETTINGS
+# they tune every group (overrides.WORKERS tunes one); they are never sent
+# with a task, so each task runs under the limits of the group that consumes it.
+GROUP_SETTINGS = {
+    "worker_pool": "pool",
+    "worker_concurrency": "concurrency",
+    "worker_prefetch_multiplier": "prefetch_multiplier",
+    "task_soft_time_limit": "soft_time_limit",
+    "task_time_limit": "time_limit",
+    "worker_max_tasks_per_child": "max_tasks_per_child",
+    "worker_max_memory_per_child": "max_memory_per_child",
+}
+_TUNABLE = set(GROUP_SETTINGS.values())
+
+
+def _fields_of(worker: Worker) -> dict:
+    return {k: v for k, v in asdict(worker).items() if k != "name"}
+
+
+def _checked(name: str, fields: dict, where: str) -> Worker:
+    unknown = (
+        set(fields) - {f.name for f in dataclass_fields(Worker) if f.name != "name"} - {"profile"}
+    )
+    if unknown:
+        known = ", ".join(sorted(_TUNABLE | {"queues", "purpose", "profile"}))
+        raise TopologyError(
+            f"{where}: unknown field(s) {', '.join(sorted(unknown))} for worker group "
+            f"{name!r}; use {known}"
+        )
+    fields = {k: v for k, v in fields.items() if k != "profile"}
+    for field in _TUNABLE - {"pool"}:
+        value = fields.get(field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TopologyError(
+                f"{where}: worker group {name!r} has {field}={value!r}; "
+                "give a positive whole number"
+            )
+    queues = fields.get("queues")
+    if isinstance(queues, str) or not queues:
+        raise TopologyError(
+            f'{where}: worker group {name!r} needs a list of queues, e.g. ["{name}"]'
+        )
+    undeclared = [q for q in queues if q not in all_queue_names()]
+    if undeclared:
+        raise TopologyError(
+            f"{where}: worker group {name!r} consumes {', '.join(undeclared)}, which no "
+            "queue declares: add it to EXTRA_QUEUES in overrides.py"
+        )
+    worker = Worker(name=name, **{**fields, "queues": tuple(queues)})
+    if not 0 < worker.soft_time_limit < worker.time_limit:
+        raise TopologyError(
+            f"{where}: worker group {name!r} has soft_time_limit {worker.soft_time_limit} s and "
+            f"time_limit {worker.time_limit} s; the soft limit must be positive and below "
+            "the hard one"
+        )
+    return worker
+
+
+def workers() -> tuple[Worker, ...]:
+    """Every worker group: the baseline's tuned by overrides.py, then the user's own.
+
+    Order of precedence, lowest first: the baseline group, overrides.SETTINGS
+    (every group), overrides.WORKERS (one group). overrides.EXTRA_WORKERS adds
+    groups; the fields they leave out come from their profile (PROFILES).
+    """
+    everywhere = {
+        GROUP_SETTINGS[k]: v
+        for k, v in getattr(overrides, "SETTINGS", {}).items()
+        if k in GROUP_SETTINGS
+    }
+    tuned = getattr(overrides, "WORKERS", {})
+    names = [w.name for w in WORKERS]
+    unknown = [name for name in tuned if name not in names]
+    if unknown:
+        raise TopologyError(
+            f"overrides.WORKERS names {', '.join(unknown)}, not a baseline worker group "
+            f"({', '.join(names)}); add new groups to EXTRA_WORKERS instead"
+        )
+    groups = [
+        _checked(
+            w.name, {**_fields_of(w), **everywhere, **tuned.get(w.name, {})}, "overrides.WORKERS"
+        )
+        for w in WORKERS
+    ]
+    for name, fields in getattr(overrides, "EXTRA_WORKERS", {}).items():
+        if name in names:
+            raise TopologyError(
+                f"overrides.EXTRA_WORKERS: {name!r} is a baseline worker group; tune it in "
+                "WORKERS instead"
+            )
+        profile = fields.get("profile", DEFAULT_PROFILE)
+        if profile not in PROFILES:
+            raise TopologyError(
+                f"overrides.EXTRA_WORKERS: worker group {name!r} asks for profile {profile!r}; "
+                f"choose one of {', '.join(PROFILES)}"
+            )
+        base = {"purpose": f"{profile} tasks (overrides.py)", **PROFILES[profile], **everywhere}
+        groups.append(_checked(name, {**base, **fields}, "overrides.EXTRA_WORKERS"))
+        names.append(name)
+    return tuple(groups)
+
+
+def worker(name: str) -> Worker:
+    """The worker group called ``name``; an unknown name is refused with the list of groups."""
+    for group in workers():
+        if group.name == name:
+            return group
+    choices = ", ".join(group.name for group in workers())
+    raise TopologyError(f"unknown worker group {name!r}; the groups are: {choices}")
+
+
+def worker_arguments(group: Worker, queue_prefix: str | None = None) -> list[str]:
+    """The ``celery worker`` options that run ``group`` (queue names get this process's prefix)."""
+    queue_prefix = prefix() if queue_prefix is None else queue_prefix
+    return [
+        f"--queues={','.join(queue_prefix + queue for queue in group.queues)}",
+        f"--hostname={group.name}@%h",
+        f"--pool={group.pool}",
+        f"--concurrency={group.concurrency}",
+        f"--prefetch-multiplier={group.prefetch_multiplier}",
+        f"--soft-time-limit={group.soft_time_limit}",
+        f"--time-limit={group.time_limit}",
+        f"--max-tasks-per-child={group.max_tasks_per_child}",
+        f"--max-memory-per-child={group.max_memory_per_child}",
+    ]
+
+
+def max_time_limit() -> int:
+    """The longest hard time limit of any worker group, in seconds."""
+    return max(w.time_limit for w in workers())
+
+
+def unconsumed_queues() -> list[str]:
+    """Declared queues that no worker group consumes: their tasks would wait for ever."""
+    consumed = {queue for group in workers() for queue in group.queues}
+    return [queue for queue in all_queue_names() if queue not in consumed]
 
 
 {% if rabbitmq %}

@@ -15,9 +15,23 @@ from __future__ import annotations
 from {{ base[0] }} import {{ base[1] }}
 
 from {{ cookiecutter.project_slug }}.healthcheck import BEAT_LIVENESS_FILE
+{% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
+from {{ cookiecutter.project_slug }}.schedule import periodic_tasks, store_periodic_tasks
+{% endif %}
 
 
 class Scheduler({{ base[1] }}):
+{% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
+    def setup_schedule(self):
+        """Add the periodic tasks of overrides.py that the database does not have yet."""
+        from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+        store_periodic_tasks(
+            PeriodicTask, IntervalSchedule, CrontabSchedule, periodic_tasks(), replace=False
+        )
+        super().setup_schedule()
+
+{% endif %}
     def tick(self, *args, **kwargs):
         BEAT_LIVENESS_FILE.parent.mkdir(parents=True, exist_ok=True)
         BEAT_LIVENESS_FILE.touch()
