@@ -249,4 +249,4 @@ def pytest_runtest_makereport(item, call):
 
 def default_group() -> topology.Worker:
     """The worker group that consumes the default queue, where the chaos tasks go."""
-    return next(w for w in topology.WORKERS if topology.DEFAULT_QUEUE in w.queues)
+    return next(w for w in topology.workers() if topology.DEFAULT_QUEUE in w.queues)

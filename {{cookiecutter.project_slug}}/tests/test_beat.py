@@ -15,15 +15,15 @@ import pytest
 from celery import beat
 {% endif %}
 
-from {{ cookiecutter.project_slug }}.schedule import PERIODIC_TASKS
+from {{ cookiecutter.project_slug }}.schedule import periodic_tasks
 
-HEARTBEAT = PERIODIC_TASKS["heartbeat"]["task"]
+HEARTBEAT = periodic_tasks()["heartbeat"]["task"]
 
 pytestmark = [pytest.mark.integration{% if cookiecutter.beat_scheduler == 'django-celery-beat' %}, pytest.mark.django_db(transaction=True){% endif %}]
 
 
 def test_every_scheduled_task_exists(celery_app):
-    for entry in PERIODIC_TASKS.values():
+    for entry in periodic_tasks().values():
         assert entry["task"] in celery_app.tasks
 
 

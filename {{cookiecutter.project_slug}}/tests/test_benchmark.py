@@ -41,12 +41,17 @@ def test_benchmark_reports_every_figure_of_every_queue(tmp_path):
 
 
 def test_worker_options_come_from_the_topology_unless_a_setting_replaces_them():
-    group = topology.WORKERS[0]
-    options = benchmark.worker_arguments(group, ["q"], "h@%h", {})
+    group = topology.workers()[0]
+    options = benchmark.worker_arguments(group, "bench-", "h@%h", {})
     assert f"--prefetch-multiplier={group.prefetch_multiplier}" in options
     assert f"--concurrency={group.concurrency}" in options
-    replaced = benchmark.worker_arguments(group, ["q"], "h@%h", {"worker_prefetch_multiplier": 1})
-    assert not any(option.startswith("--prefetch-multiplier") for option in replaced)
+    assert f"--queues={','.join('bench-' + q for q in group.queues)}" in options
+    replaced = benchmark.worker_arguments(
+        group, "bench-", "h@%h", {"worker_prefetch_multiplier": 99}
+    )
+    assert [o for o in replaced if o.startswith("--prefetch-multiplier")] == [
+        "--prefetch-multiplier=99"
+    ]
 
 
 {% if cookiecutter.framework == 'django' %}

@@ -445,8 +445,8 @@ def test_burst_against_one_worker_per_queue(process_workers, private_broker, jou
     On the private broker, where no other worker takes the messages.
     """
     env = {"CELERY_BROKER_URL": private_broker.url}
-    workers = [process_workers(group, **env) for group in topology.WORKERS]
-    queues = [topology.prefix() + queue for queue in topology.QUEUES]
+    workers = [process_workers(group, **env) for group in topology.workers()]
+    queues = [topology.prefix() + queue for queue in topology.all_queue_names()]
     batch = keys(BURST)
     started_at = time.monotonic()
     publish(batch, url=private_broker.url, queues=queues)

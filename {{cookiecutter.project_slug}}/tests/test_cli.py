@@ -14,7 +14,7 @@ from {{ cookiecutter.project_slug }}.tasking.stores import store
 def test_config_prints_every_worker_group(capsys):
     assert cli.main(["config"]) == 0
     out = capsys.readouterr().out
-    for worker in topology.WORKERS:
+    for worker in topology.workers():
         assert worker.name in out
 {% if cookiecutter.broker == 'redis' %}
     assert "visibility timeout" in out

@@ -22,11 +22,6 @@ def test_only_the_chosen_serializer_is_accepted():
 {% endif %}
 
 
-def test_every_queue_is_consumed_by_a_worker_group():
-    consumed = {queue for worker in topology.WORKERS for queue in worker.queues}
-    assert set(topology.QUEUES) == consumed
-
-
 def test_reliability_defaults():
     conf = app.conf
     assert conf.task_acks_late is True
@@ -44,7 +39,7 @@ def test_reliability_defaults():
 
 
 def test_every_worker_group_has_sane_limits():
-    for worker in topology.WORKERS:
+    for worker in topology.workers():
         assert 0 < worker.soft_time_limit < worker.time_limit, worker.name
         assert worker.prefetch_multiplier >= 1 and worker.concurrency >= 1, worker.name
 {% if cookiecutter.broker == 'rabbitmq' %}

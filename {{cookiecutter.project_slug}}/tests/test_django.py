@@ -162,7 +162,7 @@ def test_migration_seeds_every_periodic_task_once():
     from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
-    from {{ cookiecutter.project_slug }}.schedule import PERIODIC_TASKS
+    from {{ cookiecutter.project_slug }}.schedule import BASELINE_PERIODIC_TASKS as PERIODIC_TASKS
 
     seeding = "{{ cookiecutter.project_slug }}.tasking.migrations.0002_periodic_tasks"
     migration = importlib.import_module(seeding)

@@ -1,0 +1,201 @@
+{% set slug = cookiecutter.project_slug %}
+"""Worker groups at run time: the launcher, the user's groups, and each group's own limits.
+
+Every worker starts through ``python -m {{ slug }}.worker GROUP``, which reads
+``topology.workers()``: the baseline groups as ``overrides.py`` changes them,
+and the groups it adds. These tests run the launcher as a deployment does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from celery.signals import before_task_publish
+
+from {{ slug }} import topology, worker
+from {{ slug }}.celery_app import app
+from tests import chaos_tasks
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+HEARTBEAT = "{{ slug }}.maintenance.tasks.heartbeat"
+
+
+def launcher(*arguments: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_DIR):
+    return subprocess.run(
+        [sys.executable, "-m", "{{ slug }}.worker", *arguments],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_declared_queue_has_a_worker_group():
+    assert topology.unconsumed_queues() == []
+
+
+def test_the_launcher_runs_the_group_options_and_lets_later_options_win():
+    group = topology.workers()[0]
+    line = worker.command(group.name, ["--concurrency=1", "--loglevel=DEBUG"])
+    assert line[1:5] == ["-m", "celery", "--app={{ slug }}.celery_app", "worker"]
+    assert f"--queues={','.join(topology.prefix() + q for q in group.queues)}" in line
+    assert f"--soft-time-limit={group.soft_time_limit}" in line
+    assert f"--time-limit={group.time_limit}" in line
+    assert f"--prefetch-multiplier={group.prefetch_multiplier}" in line
+    assert [o for o in line if o.startswith("--concurrency")] == ["--concurrency=1"]
+    assert [o for o in line if o.startswith("--loglevel")] == ["--loglevel=DEBUG"]
+
+
+def test_the_launcher_refuses_an_unknown_group_and_lists_the_groups():
+    result = launcher("no-such-group")
+    assert result.returncode == 2
+    names = ", ".join(group.name for group in topology.workers())
+    assert f"unknown worker group 'no-such-group'; the groups are: {names}" in result.stderr
+    assert "Traceback" not in result.stderr
+    listing = launcher("--list")
+    assert listing.returncode == 0, listing.stderr
+    for group in topology.workers():
+        assert group.name in listing.stdout
+
+
+def test_a_published_task_carries_no_time_limit(celery_app):
+    """The consuming group's limits apply: a message's own limits would beat them."""
+    seen = []
+
+    def remember(headers=None, **_):
+        seen.append(headers["timelimit"])
+
+    before_task_publish.connect(remember, weak=False)
+    try:
+        celery_app.tasks[HEARTBEAT].delay()
+        celery_app.send_task(HEARTBEAT, queue=topology.prefix() + topology.route_for(HEARTBEAT))
+    finally:
+        before_task_publish.disconnect(remember)
+    assert seen == [(None, None), (None, None)] or seen == [[None, None], [None, None]]
+
+
+# overrides.py as a user writes it; run in a fresh interpreter each, since the
+# configuration is read once, at import.
+TUNED = """
+SETTINGS = {"worker_prefetch_multiplier": 7, "task_time_limit": 1500, "broker_pool_limit": 3}
+WORKERS = {FIRST: {"concurrency": 5, "soft_time_limit": 10, "time_limit": 15}}
+EXTRA_QUEUES = ("billing",)
+EXTRA_WORKERS = {"billing": {"queues": ["billing"], "profile": "long", "concurrency": 3}}
+"""
+PRINT_GROUPS = """
+import dataclasses, json
+from {{ slug }} import topology
+from {{ slug }}.celery_app import app
+from tests import chaos_tasks
+print(json.dumps({
+    "groups": {g.name: dataclasses.asdict(g) for g in topology.workers()},
+    "task_time_limit": app.conf.task_time_limit,
+    "broker_pool_limit": app.conf.broker_pool_limit,
+}))
+"""
+
+
+def with_overrides(tmp_path: Path, overrides: str, code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``overrides`` as the overrides module, in a copy of the package."""
+    source = tmp_path / "src"
+    if not source.exists():
+        shutil.copytree(PROJECT_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
+    first = repr(topology.WORKERS[0].name)
+    (source / "{{ slug }}" / "overrides.py").write_text(overrides.replace("FIRST", first))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PYTHONPATH": str(source)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_overrides_tune_every_group_one_group_and_add_groups(tmp_path):
+    result = with_overrides(tmp_path, TUNED, PRINT_GROUPS)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    groups = seen["groups"]
+    first = topology.WORKERS[0]
+    # One group's own change beats SETTINGS, which beats the baseline.
+    assert groups[first.name]["concurrency"] == 5
+    assert groups[first.name]["soft_time_limit"] == 10
+    assert groups[first.name]["time_limit"] == 15
+    assert groups[first.name]["prefetch_multiplier"] == 7
+    for baseline in topology.WORKERS[1:]:
+        assert groups[baseline.name]["concurrency"] == baseline.concurrency
+        assert groups[baseline.name]["prefetch_multiplier"] == 7
+        assert groups[baseline.name]["time_limit"] == 1500
+    billing = groups["billing"]
+    assert billing["queues"] == ["billing"]
+    assert billing["concurrency"] == 3
+    assert billing["soft_time_limit"] == topology.PROFILES["long"]["soft_time_limit"]
+    # Settings that stand for a group's option never reach the publisher.
+    assert seen["task_time_limit"] is None
+    assert seen["broker_pool_limit"] == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ('WORKERS = {"nope": {"concurrency": 2}}', "overrides.WORKERS names nope, not a baseline"),
+        ('WORKERS = {FIRST: {"concurency": 2}}', "unknown field(s) concurency"),
+        ('WORKERS = {FIRST: {"concurrency": 0}}', "concurrency=0; give a positive whole number"),
+        (
+            'WORKERS = {FIRST: {"soft_time_limit": 99999}}',
+            "the soft limit must be positive and below the hard one",
+        ),
+        (
+            'EXTRA_WORKERS = {"billing": {"queues": ["billing"]}}',
+            "consumes billing, which no queue declares: add it to EXTRA_QUEUES",
+        ),
+        (
+            'EXTRA_QUEUES = ("billing",)\n'
+            'EXTRA_WORKERS = {"billing": {"queues": ["billing"], "profile": "huge"}}',
+            "asks for profile 'huge'",
+        ),
+    ],
+)
+def test_the_launcher_refuses_broken_overrides_with_a_reason(tmp_path, overrides, message):
+    code = "import sys\nfrom {{ slug }}.worker import main\nsys.exit(main(['--list']))"
+    result = with_overrides(tmp_path, overrides, code)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.chaos
+def test_a_long_task_runs_under_the_limits_of_the_group_that_consumes_it(process_workers, journal):
+    """A task longer than the shortest group's soft limit finishes on a long-task group.
+
+    Sent with an explicit queue and by name, as another application would;
+    each message carries no limits, so the consuming group's apply.
+    """
+    groups = topology.workers()
+    shortest = min(group.soft_time_limit for group in groups)
+    longest = max(groups, key=lambda group: group.soft_time_limit)
+    if longest.soft_time_limit <= shortest + 5:
+        pytest.skip("every worker group has the same limits in this topology")
+    hold = shortest + 3
+    worker_process = process_workers(longest)
+    queue = topology.prefix() + longest.queues[0]
+    keys = [f"long-{how}-{uuid.uuid4().hex[:6]}" for how in ("apply_async", "send_task")]
+    chaos_tasks.apply_effect.apply_async((keys[0], hold), queue=queue)
+    app.send_task("chaos.apply_effect", (keys[1], hold), queue=queue)
+    journal.wait_completed(keys, timeout=hold + 90)
+    assert all(journal.count("applied")[key] == 1 for key in keys)
+    assert "SoftTimeLimitExceeded" not in worker_process.output()
+    started = min(journal.times("started"))
+    assert time.time() - started >= hold
