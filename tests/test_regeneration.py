@@ -46,14 +46,21 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Template Tests",
     "GIT_COMMITTER_EMAIL": "tests@example.com",
 }
-# Files a user edits in the update test, and what they add to each.
+# Files a user edits in the update test, and what they add to each. The
+# project grows through its user-owned files only: overrides.py (a queue with
+# its own worker group, a route, a task module, a periodic task, tuning) and
+# files of its own; README.md is the one baseline file edited, to see a merge.
 USER_APPENDS = {
     f"{PACKAGE}/overrides.py": (
-        '\n# Ours: a bigger connection pool.\nSETTINGS = {**SETTINGS, "broker_pool_limit": 20}\n'
-    ),
-    f"{PACKAGE}/notifications/tasks.py": (
-        '\n\n@app.task\ndef notify_team(team_id: int) -> int:\n    """Ours: tell a team."""\n'
-        "    return team_id\n"
+        "\n# Ours: billing, on a queue and worker group of its own.\n"
+        'EXTRA_QUEUES = ("billing",)\n'
+        f'EXTRA_ROUTES = {{"{SLUG}.billing.tasks.invoice": "billing"}}\n'
+        'EXTRA_WORKERS = {"billing": {"queues": ["billing"], "concurrency": 2}}\n'
+        f'TASK_MODULES = ("{SLUG}.billing.tasks",)\n'
+        f'PERIODIC_TASKS = {{"invoice-daily": {{"task": "{SLUG}.billing.tasks.invoice", '
+        '"every": 86400}}\n'
+        'WORKERS = {"fast": {"concurrency": 8}}\n'
+        'SETTINGS = {**SETTINGS, "broker_pool_limit": 20}\n'
     ),
     "README.md": "\n## Our runbook\n\nPage the engineer on call.\n",
 }
@@ -71,6 +78,14 @@ USER_FILES = {
         f"from {SLUG}.billing import tasks\n\n\n"
         "def test_invoice_task_is_registered():\n"
         f'    assert tasks.invoice.name == "{SLUG}.billing.tasks.invoice"\n'
+    ),
+    "compose.override.yaml": (
+        "# Ours: the billing worker group.\n"
+        "services:\n"
+        "  worker-billing:\n"
+        "    extends:\n"
+        "      service: worker-fast\n"
+        f'    command: ["python", "-m", "{SLUG}.worker", "billing"]\n'
     ),
 }
 # The older baseline's extra file, which the current template no longer has.

@@ -32,8 +32,9 @@ def test_reliability_defaults():
     assert conf.worker_soft_shutdown_timeout > 0
     assert conf.worker_hijack_root_logger is False
     assert conf.timezone == "UTC" and conf.enable_utc is True
-    assert 0 < conf.task_soft_time_limit < conf.task_time_limit
-    assert conf.worker_max_tasks_per_child > 0 and conf.worker_max_memory_per_child > 0
+    # Limits come from the worker group that consumes a task (the launcher's
+    # command line), never from the publisher's configuration: see test_worker_groups.py.
+    assert conf.task_soft_time_limit is None and conf.task_time_limit is None
     assert conf.worker_send_task_events is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
     assert conf.task_send_sent_event is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
 

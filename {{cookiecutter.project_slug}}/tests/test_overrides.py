@@ -28,7 +28,7 @@ routes, wait = json.loads(sys.argv[1]), float(sys.argv[2])
 overrides = types.ModuleType("{{ cookiecutter.project_slug }}.overrides")
 overrides.EXTRA_QUEUES = ("extra",)
 overrides.EXTRA_ROUTES = routes
-overrides.SETTINGS = {"worker_prefetch_multiplier": 3}
+overrides.SETTINGS = {"broker_pool_limit": 3}
 sys.modules[overrides.__name__] = overrides
 
 from celery.contrib.testing.worker import start_worker
@@ -37,7 +37,7 @@ from celery.signals import task_postrun
 from {{ cookiecutter.project_slug }}.celery_app import app
 from {{ cookiecutter.project_slug }}.maintenance.tasks import heartbeat
 
-assert app.conf.worker_prefetch_multiplier == 3, app.conf.worker_prefetch_multiplier
+assert app.conf.broker_pool_limit == 3, app.conf.broker_pool_limit
 prefix = os.environ["CELERY_QUEUE_PREFIX"]
 states = {}
 

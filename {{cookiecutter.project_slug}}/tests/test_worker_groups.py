@@ -199,3 +199,91 @@ def test_a_long_task_runs_under_the_limits_of_the_group_that_consumes_it(process
     assert "SoftTimeLimitExceeded" not in worker_process.output()
     started = min(journal.times("started"))
     assert time.time() - started >= hold
+
+
+# A user grows the project in files they own only: a package with a task, a
+# queue with its own worker group, a route, {{ 'a periodic task, ' if cookiecutter.__has_beat == 'yes' }}a tuning change.
+BILLING_TASKS = """
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from {{ slug }}.celery_app import app
+
+
+@app.task
+def charge(order_id: int) -> str:
+    Path(os.environ["BILLING_LOG"]).write_text(f"{order_id} {os.environ.get('HOSTNAME', '')}")
+    return "charged"
+"""
+GROWN = """
+EXTRA_QUEUES = ("billing",)
+EXTRA_ROUTES = {"{{ slug }}.billing.tasks.charge": "billing"}
+EXTRA_WORKERS = {"billing": {"queues": ["billing"], "profile": "short", "concurrency": 3}}
+TASK_MODULES = ("{{ slug }}.billing.tasks",)
+{% if cookiecutter.__has_beat == 'yes' %}
+PERIODIC_TASKS = {"charge-late": {"task": "{{ slug }}.billing.tasks.charge", "every": 3600}}
+{% endif %}
+WORKERS = {FIRST: {"prefetch_multiplier": 2}}
+"""
+SEND_CHARGE = """
+from {{ slug }}.celery_app import app
+{% if cookiecutter.__has_beat == 'yes' %}
+from {{ slug }}.schedule import periodic_tasks
+
+assert periodic_tasks()["charge-late"]["task"] == "{{ slug }}.billing.tasks.charge"
+{% endif %}
+app.loader.import_default_modules()
+app.tasks["{{ slug }}.billing.tasks.charge"].delay(42)
+"""
+
+
+@pytest.mark.chaos
+def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, worker_environment):
+    with_overrides(tmp_path, GROWN, "pass")
+    billing = tmp_path / "src" / "{{ slug }}" / "billing"
+    billing.mkdir()
+    (billing / "__init__.py").write_text("")
+    (billing / "tasks.py").write_text(BILLING_TASKS)
+    env = {
+        **os.environ,
+        **worker_environment,
+        "PYTHONPATH": str(tmp_path / "src"),
+        "BILLING_LOG": str(tmp_path / "billing.log"),
+    }
+    listing = launcher("--list", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert "billing" in listing.stdout
+    log = tmp_path / "worker.log"
+    hostname = f"billing-{uuid.uuid4().hex[:6]}@grown"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "{{ slug }}.worker", "billing", f"--hostname={hostname}"],
+            cwd=PROJECT_DIR,
+            env={**env, "HOSTNAME": hostname},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        sent = subprocess.run(
+            [sys.executable, "-c", SEND_CHARGE],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stderr
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "billing.log").exists() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert (tmp_path / "billing.log").read_text() == f"42 {hostname}", log.read_text()
+        banner = log.read_text()
+        assert f"{topology.prefix()}billing" in banner
+        assert "concurrency: 3 (prefork)" in banner
+    finally:
+        process.terminate()
+        process.wait(timeout=90)
