@@ -94,8 +94,8 @@ def test_rabbitmq_queues_are_durable_and_dead_letter():
     assert app.conf.task_acks_on_timeout is False
     assert app.conf.task_default_exchange_type == "topic"
     queues = {queue.name.removeprefix(topology.prefix()): queue for queue in app.conf.task_queues}
-    assert set(queues) == set(topology.QUEUES) | {topology.DEAD_LETTER_QUEUE}
-    for name in topology.QUEUES:
+    assert set(queues) == set(topology.all_queue_names()) | {topology.DEAD_LETTER_QUEUE}
+    for name in topology.all_queue_names():
         arguments = queues[name].queue_arguments
         assert queues[name].durable
         assert arguments["x-dead-letter-exchange"].endswith(topology.DEAD_LETTER_QUEUE)
