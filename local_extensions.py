@@ -18,7 +18,7 @@ import copy
 import hashlib
 import sys
 from pathlib import Path
-from types import CodeType, ModuleType
+from types import ModuleType
 
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -288,58 +288,9 @@ def topology(name: str) -> dict:
     return data
 
 
-# Compiled templates by (environment settings, source, name, file name).
-_COMPILED: dict[tuple, CodeType] = {}
-
-
-def _settings_of(environment: Environment) -> tuple:
-    """What, besides the source, decides how Jinja compiles a template."""
-    return (
-        environment.block_start_string,
-        environment.block_end_string,
-        environment.variable_start_string,
-        environment.variable_end_string,
-        environment.comment_start_string,
-        environment.comment_end_string,
-        environment.line_statement_prefix,
-        environment.line_comment_prefix,
-        environment.trim_blocks,
-        environment.lstrip_blocks,
-        environment.newline_sequence,
-        environment.keep_trailing_newline,
-        environment.optimized,
-        environment.autoescape,
-        tuple(sorted(environment.extensions)),
-    )
-
-
-def _remember_compiled_templates(environment: Environment) -> None:
-    """Compile each template source once per process.
-
-    Cookiecutter makes a new Jinja environment for every bake and compiles
-    every file and path again; the template's test matrix bakes thousands of
-    projects in one process. Code objects are cached under the source and
-    every compile setting, so a changed template is never served stale, and
-    nothing is written to disk.
-    """
-    compile_source = environment.compile
-
-    def compile(source, name=None, filename=None, raw=False, defer_init=False):
-        if raw or not isinstance(source, str):
-            return compile_source(source, name, filename, raw, defer_init)
-        key = (_settings_of(environment), source, name, filename, defer_init)
-        code = _COMPILED.get(key)
-        if code is None:
-            code = _COMPILED[key] = compile_source(source, name, filename, raw, defer_init)
-        return code
-
-    environment.compile = compile
-
-
 def install(environment: Environment) -> None:
     """Give ``environment`` this module's helpers."""
     environment.globals["topology"] = topology
-    _remember_compiled_templates(environment)
 
 
 # This file's bytes when Python imported it.
@@ -374,7 +325,7 @@ def _as_on_disk() -> ModuleType:
 
 
 class TopologyExtension(Extension):
-    """Exposes ``topology(name)`` to every template; compiles each source once."""
+    """Exposes ``topology(name)`` to every template."""
 
     def __init__(self, environment):
         super().__init__(environment)

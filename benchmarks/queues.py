@@ -2,7 +2,7 @@
 
 Baked projects (standalone, fast-slow topology) are installed in their own
 virtual environments, and each configuration runs through the generated
-project's own benchmark command (``python -m <slug>.benchmark``) on the
+project's own benchmark command (``python -m <slug>.tools.benchmark``) on the
 ``fast`` queue: a real ``celery worker`` with the fast worker group's options,
 against the real broker. A configuration other than the generated one is the
 generated project with Celery settings replaced for that run (``--set``).
@@ -175,7 +175,7 @@ class Projects:
 def run_once(project: Path, settings: dict, tasks: int, samples: int) -> dict:
     """One run of the generated benchmark on the fast queue: its JSON report."""
     report = project / "benchmark.json"
-    command = [str(project / ".venv" / "bin" / "python"), "-m", f"{project.name}.benchmark"]
+    command = [str(project / ".venv" / "bin" / "python"), "-m", f"{project.name}.tools.benchmark"]
     command += ["--queues", QUEUE, "--tasks", str(tasks), "--latency-samples", str(samples)]
     command += ["--repeat", "1", "--json", str(report)]
     for name, value in settings.items():

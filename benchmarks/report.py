@@ -183,7 +183,7 @@ def render(
         f"## The latency-sensitive queue, side by side (`{QUEUE}` queue, fast-slow topology)",
         "",
         "Each configuration runs the generated project's own benchmark command "
-        f"(`python -m <slug>.benchmark --queues {QUEUE}`): {options['tasks']:,} no-op tasks "
+        f"(`python -m <slug>.tools.benchmark --queues {QUEUE}`): {options['tasks']:,} no-op tasks "
         "are published (publish tasks/s), then a real prefork `celery worker` is started and "
         "drains them (first task start to last task end: drain tasks/s); then "
         f"{options['latency_samples']} tasks are sent one at a time to the idle worker "
@@ -300,7 +300,7 @@ def render(
         "`--test-suite` to skip it), prints every figure as it is measured, and rewrites this "
         "file. `--rounds`, `--tasks` and `--latency-samples` change the counts; `--quick` "
         "checks that everything runs, in a minute or two. A generated project measures its own "
-        "queues with `python -m <slug>.benchmark` (see its README).",
+        "queues with `python -m <slug>.tools.benchmark` (see its README).",
         "",
     ]
     return "\n".join(lines)

@@ -51,8 +51,16 @@ def scratch_dir(tmp_path_factory) -> Path:
         yield tmp_path_factory.mktemp("matrix")
 
 
+@pytest.fixture(scope="session")
+def compile_once():
+    """Jinja compiles each template source once in this process (tests/jinja_cache.py)."""
+    from tests import jinja_cache
+
+    jinja_cache.install()
+
+
 @pytest.fixture
-def bake_quickly(scratch_dir, hook_scripts_dir):
+def bake_quickly(scratch_dir, hook_scripts_dir, compile_once):
     """Bake with cookiecutter's own API into a scratch folder, for the matrix.
 
     pytest-cookies renders every context twice and numbers its output

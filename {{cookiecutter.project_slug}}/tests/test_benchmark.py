@@ -17,13 +17,14 @@ import pytest
 from django.core.management import CommandError, call_command
 {% endif %}
 
-from {{ slug }} import benchmark, topology
+from {{ slug }} import topology
+from {{ slug }}.tools import benchmark
 
 
 @pytest.mark.integration
 def test_benchmark_reports_every_figure_of_every_queue(tmp_path):
     report = tmp_path / "benchmark.json"
-    command = [sys.executable, "-m", "{{ slug }}.benchmark", "--tasks", "30"]
+    command = [sys.executable, "-m", "{{ slug }}.tools.benchmark", "--tasks", "30"]
     command += ["--latency-samples", "3", "--repeat", "1", "--json", str(report)]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -67,24 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("config", help="print the effective queues, routes and worker settings")
-    from {{ cookiecutter.project_slug }} import benchmark
     from {{ cookiecutter.project_slug }}.tasking import operations
 
     operations.add_arguments(commands.add_parser("deadletters", help="tasks that failed for good"))
-    benchmark.add_arguments(
-        commands.add_parser("benchmark", help="throughput, latency and memory of every queue")
+    # The benchmark is a tool beside the service: imported only when it runs.
+    commands.add_parser(
+        "benchmark",
+        help="throughput, latency and memory of every queue (--help for its options)",
+        add_help=False,
     )
 {% if cookiecutter.message_signing %}
     commands.add_parser("create-signing-keys", help="a development key pair for message signing")
 {% endif %}
-    options = vars(parser.parse_args(argv))
+    parsed, rest = parser.parse_known_args(argv)
+    if rest and parsed.command != "benchmark":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    options = vars(parsed)
     try:
         if options["command"] == "config":
             print_config(print)
         elif options["command"] == "deadletters":
             operations.run(options, print)
         elif options["command"] == "benchmark":
-            benchmark.run(options, print)
+            from {{ cookiecutter.project_slug }}.tools import benchmark
+
+            return benchmark.main(rest, prog="{{ cookiecutter.project_slug | replace('_', '-') }} benchmark")
 {% if cookiecutter.message_signing %}
         elif options["command"] == "create-signing-keys":
             from {{ cookiecutter.project_slug }}.tasking.signing import create_keys
@@ -96,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     except (
         ConfigurationError,
         operations.OperationError,
-        benchmark.BenchmarkError,
 {% if cookiecutter.message_signing %}
         FileExistsError,
 {% endif %}

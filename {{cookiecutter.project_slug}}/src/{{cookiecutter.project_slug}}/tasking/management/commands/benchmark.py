@@ -2,14 +2,14 @@
 
 python manage.py benchmark [--queues NAME,...] [--tasks N] [--latency-samples N] [--repeat N]
 
-See ``{{ cookiecutter.project_slug }}.benchmark`` for what is measured and how.
+See ``{{ cookiecutter.project_slug }}.tools.benchmark`` for what is measured and how.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from {{ cookiecutter.project_slug }} import benchmark
+from {{ cookiecutter.project_slug }}.tools import benchmark
 
 
 class Command(BaseCommand):

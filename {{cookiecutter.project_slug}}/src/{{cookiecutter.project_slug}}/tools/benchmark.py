@@ -2,7 +2,7 @@
 {% set django = cookiecutter.framework == 'django' %}
 """Throughput, latency and memory of every queue, with its own worker settings.
 
-    python -m {{ slug }}.benchmark [--queues NAME,...] [--tasks N] [--repeat N]
+    python -m {{ slug }}.tools.benchmark [--queues NAME,...] [--tasks N] [--repeat N]
 {% if django %}
     python manage.py benchmark ...   (the same options)
 {% else %}
@@ -63,7 +63,7 @@ from {{ slug }} import topology
 from {{ slug }}.celery_app import app
 
 # The worker's application is this module: it registers the benchmark's task.
-MODULE = "{{ slug }}.benchmark"
+MODULE = "{{ slug }}.tools.benchmark"
 # Passed by the benchmark to the worker it starts.
 RECORD_VARIABLE = "BENCHMARK_RECORD_FILE"
 SETTINGS_VARIABLE = "BENCHMARK_SETTINGS"
@@ -90,7 +90,7 @@ apply_settings(json.loads(os.environ.get(SETTINGS_VARIABLE) or "{}"))
 _record_file: list[int] = []
 
 
-@app.task(name="{{ slug }}.benchmark.record")
+@app.task(name="{{ slug }}.tools.benchmark.record")
 def record(phase: str, number: int) -> None:
     """Append when this task started and ended to the benchmark's record file."""
     started = time.time()
@@ -556,10 +556,8 @@ def run(options: dict, write: Callable[[str], object]) -> list[QueueResult]:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", description=__doc__.splitlines()[0]
-    )
+def main(argv: list[str] | None = None, prog: str = f"python -m {MODULE}") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     add_arguments(parser)
     try:
         run(vars(parser.parse_args(argv)), print)

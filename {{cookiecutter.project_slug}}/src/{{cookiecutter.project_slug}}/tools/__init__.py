@@ -1,0 +1,1 @@
+"""Tools that run beside the service: production code never imports this package."""
