@@ -18,6 +18,7 @@ MESSAGE_SIGNING = {{ cookiecutter.message_signing }}
 PROMETHEUS = "{{ cookiecutter.__prometheus }}"
 SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
+NEEDS_REDIS = "{{ cookiecutter.__needs_redis }}"
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
 # The tasking package as a Django app: models, admin, migrations, commands.
 DJANGO_TASKING_FILES = (
@@ -86,6 +87,11 @@ def remove_schedule_migration() -> None:
     remove(os.path.join(TASKING, "migrations", "0002_periodic_tasks.py"))
 
 
+def remove_rate_limit_migration() -> None:
+    """Shared rate limits live in Redis when the project has it."""
+    remove(os.path.join(TASKING, "migrations", "0003_rate_limit_schedule.py"))
+
+
 def remove_prometheus_files() -> None:
     remove(os.path.join("deploy", "prometheus"), os.path.join("deploy", "grafana"))
     if os.path.isdir("deploy") and not os.listdir("deploy"):
@@ -113,6 +119,8 @@ def main() -> None:
         remove_schedule_migration()
     if BEAT != "redbeat":
         remove_redbeat_test_files()
+    if NEEDS_REDIS == "yes":
+        remove_rate_limit_migration()
     if PROMETHEUS != "yes":
         remove_prometheus_files()
     if not (SENTRY or OPENTELEMETRY):

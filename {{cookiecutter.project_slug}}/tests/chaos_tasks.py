@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from {{ cookiecutter.project_slug }}.celery_app import app
+from {{ cookiecutter.project_slug }}.tasking import ratelimit
 from {{ cookiecutter.project_slug }}.tasking.idempotency import once
 from {{ cookiecutter.project_slug }}.tasking.retry import PermanentError, TransientError
 
@@ -66,6 +67,13 @@ def flaky_until_fixed(key: str) -> None:
     if not cause_fixed():
         raise TransientError(f"{key}: the dependency is down until the cause is fixed")
     apply_once(key)
+
+
+@app.task(name="chaos.call_limited")
+def call_limited(key: str, limit: str, per_second: float) -> None:
+    """A call to a remote service under a rate limit shared by every worker."""
+    ratelimit.acquire(limit, per_second, max_wait=120)
+    write("called", key)
 {% if cookiecutter.beat_scheduler == 'redbeat' %}
 
 

@@ -77,6 +77,19 @@ broker_transport_options = {
 {% endif %}
 }
 {% endif %}
+# A worker whose pool runs its tasks in threads acknowledges, retries and
+# records dead letters from every thread at once: its connection pools hold one
+# connection per thread, or a thread waits for one (or fails, and its message
+# is restored and run twice). The launcher names the group it starts.
+_group = topology.current_worker()
+if _group is not None and _group.pool != "prefork":
+    broker_pool_limit = _group.concurrency + 10
+{% if not rabbitmq %}
+    broker_transport_options["max_connections"] = _group.concurrency + 10
+{% endif %}
+{% if cookiecutter.result_backend == 'redis' %}
+    redis_max_connections = _group.concurrency + 10
+{% endif %}
 
 # Serialization: only what we produce is accepted (never pickle).
 # ------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ class Environment(BaseSettings):
 {% endif %}
     # Prefix for queue names, so that several test runs can share one broker.
     celery_queue_prefix: str = ""
+    # The worker group of this process: set by the launcher (python -m {{ cookiecutter.project_slug }}.worker).
+    celery_worker_group: str = ""
 {% if cookiecutter.use_sentry %}
     # Error reports go to Sentry only when a DSN is set (observability.py).
     sentry_dsn: str = ""

@@ -231,6 +231,14 @@ def workers() -> tuple[Worker, ...]:
     return tuple(groups)
 
 
+def current_worker() -> Worker | None:
+    """The worker group this process runs, when the launcher started it."""
+    from {{ cookiecutter.project_slug }}.environment import environment
+
+    name = environment().celery_worker_group
+    return worker(name) if name else None
+
+
 def worker(name: str) -> Worker:
     """The worker group called ``name``; an unknown name is refused with the list of groups."""
     for group in workers():

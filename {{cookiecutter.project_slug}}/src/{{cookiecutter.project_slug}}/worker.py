@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except (topology.TopologyError, ConfigurationError) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    # The configuration sizes its connection pools for the group (celeryconfig.py).
+    os.environ["CELERY_WORKER_GROUP"] = argv[0]
     os.execv(line[0], line)  # noqa: S606 - our own interpreter, arguments from the topology
     return 0  # not reached: exec replaced this process
 

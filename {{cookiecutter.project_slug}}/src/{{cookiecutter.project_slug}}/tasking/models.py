@@ -1,4 +1,4 @@
-"""Database records of idempotency claims and dead letters."""
+"""Database records of idempotency claims and dead letters{{ ', and shared rate-limit schedules' if cookiecutter.__needs_redis == 'no' }}."""
 
 from __future__ import annotations
 
@@ -33,3 +33,15 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"
+{% if cookiecutter.__needs_redis == 'no' %}
+
+
+class RateLimitSchedule(models.Model):
+    """The next free slot of a rate limit shared by every worker (tasking/ratelimit.py)."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    next_slot = models.FloatField(help_text="seconds since the epoch, on the database's clock")
+
+    def __str__(self) -> str:
+        return self.key
+{% endif %}

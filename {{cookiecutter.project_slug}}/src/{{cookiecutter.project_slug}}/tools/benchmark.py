@@ -91,9 +91,15 @@ _record_file: list[int] = []
 
 
 @app.task(name="{{ slug }}.tools.benchmark.record")
-def record(phase: str, number: int) -> None:
-    """Append when this task started and ended to the benchmark's record file."""
+def record(phase: str, number: int, wait: float = 0.0) -> None:
+    """Append when this task started and ended to the benchmark's record file.
+
+    ``wait`` seconds pass in between, as a task waiting on a remote service
+    spends them (the process sleeps; other threads or greenlets may run).
+    """
     started = time.time()
+    if wait:
+        time.sleep(wait)
     if not _record_file:
         path = os.environ.get(RECORD_VARIABLE)
         if not path:
@@ -115,6 +121,8 @@ class Records:
         self.offset = 0
         self.partial = b""
         self.phases: dict[str, dict[int, tuple[float, float]]] = {}
+        # Runs of a task that had run already: a redelivery or a duplicate.
+        self.duplicates: dict[str, int] = {}
 
     def refresh(self) -> None:
         if not self.path.exists():
@@ -126,7 +134,10 @@ class Records:
         *lines, self.partial = data.split(b"\n")
         for line in lines:
             phase, number, started, ended = line.decode().split()
-            self.phases.setdefault(phase, {})[int(number)] = (float(started), float(ended))
+            runs = self.phases.setdefault(phase, {})
+            if int(number) in runs:
+                self.duplicates[phase] = self.duplicates.get(phase, 0) + 1
+            runs[int(number)] = (float(started), float(ended))
 
     def of(self, phase: str) -> dict[int, tuple[float, float]]:
         self.refresh()
@@ -144,6 +155,8 @@ class Run:
     latency_p99_ms: float
     rss_mib: float | None
     pss_mib: float | None
+    # Tasks of the drain that ran more than once.
+    duplicate_runs: int = 0
 
 
 @dataclass
@@ -369,6 +382,8 @@ def measure_queue(
     env = {
         **os.environ,
         "CELERY_QUEUE_PREFIX": prefix,
+        # Connection pools sized for the group, as the launcher has them (celeryconfig.py).
+        "CELERY_WORKER_GROUP": group.name,
         RECORD_VARIABLE: str(record_file),
         SETTINGS_VARIABLE: json.dumps(settings),
     }
@@ -383,7 +398,7 @@ def measure_queue(
             record.apply_async(("warm-up", repetition), queue=target)
             began = time.perf_counter()
             for number in range(tasks):
-                record.apply_async((drain, number), queue=target)
+                record.apply_async((drain, number, options.get("io_wait") or 0.0), queue=target)
             published = tasks / (time.perf_counter() - began)
 
             worker = Worker(arguments, env, workdir / f"{prefix}worker.log")
@@ -415,6 +430,7 @@ def measure_queue(
                 latency_p99_ms=percentile(latencies, 0.99),
                 rss_mib=rss,
                 pss_mib=pss,
+                duplicate_runs=records.duplicates.get(drain, 0),
             )
             result.runs.append(run)
             write(
@@ -423,7 +439,7 @@ def measure_queue(
                 f"worker CPU {_ms(run.worker_cpu_ms_per_task)} per task, "
                 f"latency p50 {run.latency_p50_ms:.2f} ms "
                 f"p99 {run.latency_p99_ms:.2f} ms, memory {_mib(run.rss_mib)} RSS"
-                f" / {_mib(run.pss_mib)} PSS"
+                f" / {_mib(run.pss_mib)} PSS, {run.duplicate_runs} duplicate run(s)"
             )
     finally:
         _delete(list(declared.values()))
@@ -449,6 +465,7 @@ def summary(results: list[QueueResult], write) -> None:
         "p99 ms",
         "RSS MiB",
         "PSS MiB",
+        "duplicates",
     )
     rows = [header]
     for result in results:
@@ -464,6 +481,7 @@ def summary(results: list[QueueResult], write) -> None:
                 "n/a" if cpu is None else f"{cpu:.2f}",
                 *(f"{value:.2f}" for value in latency),
                 *("n/a" if value is None else f"{value:.0f}" for value in memory),
+                str(sum(run.duplicate_runs for run in result.runs)),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -488,6 +506,13 @@ def positive(text: str) -> int:
     return value
 
 
+def non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queues",
@@ -495,6 +520,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{', '.join(topology.all_queue_names())})",
     )
     parser.add_argument("--tasks", type=positive, default=2000, help="tasks per drain")
+    parser.add_argument(
+        "--io-wait",
+        type=non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="each drained task waits this long, as on a remote service (default 0: no-op tasks)",
+    )
     parser.add_argument(
         "--latency-samples", type=positive, default=200, help="tasks sent one by one"
     )
@@ -548,6 +580,7 @@ def run(options: dict, write: Callable[[str], object]) -> list[QueueResult]:
             "machine": about,
             "settings": settings,
             "tasks": options["tasks"],
+            "io_wait": options.get("io_wait") or 0.0,
             "latency_samples": options["latency_samples"],
             "repeat": options["repeat"],
             "queues": [asdict(result) for result in results],
