@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cookiecutter
 
-from benchmarks import baking, queues, report
+from benchmarks import baking, io, queues, report
 from tests.options import TEMPLATE_DIR
 
 
@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=1500, help="tasks per drain")
     parser.add_argument("--latency-samples", type=int, default=100, help="tasks sent one by one")
     parser.add_argument("--bakes", type=int, default=24, help="option combinations to bake")
+    parser.add_argument("--io-tasks", type=int, default=600, help="tasks per I/O-bound drain")
+    parser.add_argument(
+        "--io-wait", type=float, default=0.1, help="seconds each I/O-bound task waits"
+    )
     parser.add_argument(
         "--test-suite",
         action="store_true",
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.quick:
         options.rounds, options.tasks, options.latency_samples, options.bakes = 1, 100, 5, 3
+        options.io_tasks = 40
     if options.output is None:
         quick = Path(tempfile.gettempdir()) / "BENCHMARKS-quick.md"
         options.output = quick if options.quick else TEMPLATE_DIR / "BENCHMARKS.md"
@@ -108,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         projects.remove()
+    io_projects = io.IoProjects(options.python, log)
+    try:
+        io_measured = io.measure(
+            io_projects, options.rounds, options.io_tasks, options.io_wait, loads, log
+        )
+    finally:
+        io_projects.remove()
     machine["load_end"] = load_average()
     machine["load_during"] = loads
     machine["minutes"] = (time.perf_counter() - began) / 60
@@ -121,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         configs=configs,
         bakes=bakes,
         suite=suite,
+        io_measured=io_measured,
     )
     options.output.write_text(text)
     log(f"\nwrote {options.output} after {machine['minutes']:.1f} minutes")

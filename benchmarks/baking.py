@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -103,11 +103,32 @@ class SuiteRun:
     seconds: float
     returncode: int
     summary: str
+    # pytest's --durations lines: "SECONDS call TEST", slowest first.
+    slowest: list[str] = field(default_factory=list)
+
+
+SLOWEST = 15
+
+
+def slowest_of(output: str) -> list[str]:
+    """The lines of pytest's "slowest durations" section."""
+    lines, section = output.splitlines(), []
+    start = next(
+        (n for n, line in enumerate(lines) if "slowest" in line and "durations" in line), None
+    )
+    if start is None:
+        return []
+    for line in lines[start + 1 :]:
+        if not line.strip() or line.startswith("="):
+            break
+        section.append(line.strip())
+    return section[:SLOWEST]
 
 
 def test_suite_time(log) -> SuiteRun:
-    """The template's whole suite, as its README runs it."""
+    """The template's whole suite, as its README runs it, with its slowest tests."""
     command = [UV, "run", "--locked", "--group", "test", "pytest", "-n", "auto", "-q"]
+    command += [f"--durations={SLOWEST}"]
     log("running the template's test suite: uv " + " ".join(command[1:]))
     began = time.perf_counter()
     done = subprocess.run(command, cwd=TEMPLATE_DIR, capture_output=True, text=True, check=False)
@@ -116,5 +137,9 @@ def test_suite_time(log) -> SuiteRun:
     summary = lines[-1].strip("= ") if lines else done.stderr.strip()[-200:]
     log(f"test suite: {seconds:.0f} s, exit {done.returncode}: {summary}")
     return SuiteRun(
-        "uv run --locked --group test pytest -n auto", seconds, done.returncode, summary
+        "uv run --locked --group test pytest -n auto",
+        seconds,
+        done.returncode,
+        summary,
+        slowest_of(done.stdout),
     )

@@ -6,12 +6,15 @@ import difflib
 import json
 import statistics
 
+from benchmarks import io
 from benchmarks.baking import BakeTimes, SuiteRun
 from benchmarks.queues import BROKERS, CONFIGURATIONS, QUEUE, Measured
 
 TARGET_RATIO = 0.8
 CPU = "worker_cpu_ms_per_task"
 TARGET_BAKE_SECONDS = 0.5
+# The io group against the prefork group it replaced: drain rate, at no more memory.
+TARGET_IO_RATIO = 10
 BROKER_NAMES = {"redis": "Redis", "rabbitmq": "RabbitMQ"}
 
 
@@ -41,6 +44,70 @@ def _noise_warning(machine: dict) -> list[str]:
         "ratios. Run the command again on a quiet machine before drawing conclusions.",
         "",
     ]
+
+
+def _io_target(broker: str, measured: dict[tuple[str, str], Measured]) -> str:
+    generated, before = measured[broker, "generated"], measured[broker, "prefork4"]
+    ratio = _ratio(generated.median("drain_per_second"), before.median("drain_per_second"))
+    memory = (generated.median("rss_mib") or 0) <= (before.median("rss_mib") or 0)
+    duplicates = sum(
+        sum(run["duplicate_runs"] for run in m.runs)
+        for (b, _), m in measured.items()
+        if b == broker
+    )
+    met = ratio != "n/a" and float(ratio) >= TARGET_IO_RATIO and memory and duplicates == 0
+    return (
+        f"| {BROKER_NAMES[broker]}: the I/O-bound group drains at least {TARGET_IO_RATIO} × the "
+        f"prefork group it replaced, in no more resident memory, with no duplicate run "
+        f"| {ratio} ×, RSS {_f(generated.median('rss_mib'))} against "
+        f"{_f(before.median('rss_mib'))} MiB, {duplicates} duplicate runs | "
+        f"{'yes' if met else 'no'} |"
+    )
+
+
+def _io_section(measured: dict[tuple[str, str], Measured], options: dict) -> list[str]:
+    lines = [
+        f"## The I/O-bound group (`{io.QUEUE}` queue, per-domain topology)",
+        "",
+        f"Each configuration runs the generated project's benchmark command with "
+        f"`--queues {io.QUEUE} --io-wait {options['io_wait']}`: {options['io_tasks']:,} tasks, "
+        f"each waiting {options['io_wait']} s as on a remote API, are published, then one worker "
+        "drains them. Duplicates are tasks that ran more than once (late acknowledgement, "
+        "every configuration).",
+        "",
+    ]
+    for broker in BROKERS:
+        generated = measured[broker, "generated"]
+        lines += [
+            f"### {BROKER_NAMES[broker]}",
+            "",
+            "| Configuration | drain tasks/s | this ÷ prefork 4 | RSS MiB | PSS MiB | duplicates |",
+            "|---|--:|--:|--:|--:|--:|",
+        ]
+        before = measured[broker, "prefork4"]
+        for configuration in io.CONFIGURATIONS:
+            m = measured[broker, configuration.key]
+            lines.append(
+                f"| {configuration.title} | {_f(m.median('drain_per_second'))} "
+                f"| {_ratio(m.median('drain_per_second'), before.median('drain_per_second'))} "
+                f"| {_f(m.median('rss_mib'))} | {_f(m.median('pss_mib'))} "
+                f"| {sum(run['duplicate_runs'] for run in m.runs)} |"
+            )
+        lines += [
+            "",
+            "Worker of the generated group: "
+            f"`celery worker {' '.join(generated.worker_arguments)}`",
+            "",
+        ]
+    lines += ["### The configurations", ""]
+    for configuration in io.CONFIGURATIONS:
+        settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in configuration.settings.items())
+        lines.append(
+            f"- **{configuration.title}**: {configuration.what}. "
+            f"Settings replaced: {settings or 'none'}."
+        )
+    lines.append("")
+    return lines
 
 
 def _side_by_side(broker: str, measured: dict[tuple[str, str], Measured]) -> list[str]:
@@ -119,6 +186,7 @@ def render(
     configs: dict[str, dict[str, str]],
     bakes: BakeTimes,
     suite: SuiteRun | None,
+    io_measured: dict[tuple[str, str], Measured],
 ) -> str:
     first = brokers[BROKERS[0]]
     command = "uv run --locked --group test python -m benchmarks" + "".join(f" {a}" for a in argv)
@@ -172,6 +240,7 @@ def render(
             f"{TARGET_RATIO} × the unsafe best case, keeping late acknowledgement "
             f"| {ratio} (by worker CPU per task: {by_cpu}) | {met} |"
         )
+    lines += [_io_target(broker, io_measured) for broker in BROKERS]
     first = statistics.median(bakes.first_seconds)
     warm = statistics.median(bakes.api_seconds)
     lines += [
@@ -240,7 +309,8 @@ def render(
         lines.append(
             f"| {title} | {summary['median']:.3f} | {summary['min']:.3f} | {summary['max']:.3f} |"
         )
-    lines += ["", "## The template's test suite", ""]
+    lines += ["", *_io_section(io_measured, options)]
+    lines += ["## The template's test suite", ""]
     if suite is None:
         lines.append(
             "Not measured in this run: `python -m benchmarks --test-suite` runs it first and "
@@ -251,6 +321,12 @@ def render(
             f"`{suite.command}`: {suite.seconds / 60:.1f} minutes ({suite.seconds:.0f} s) of "
             f"wall time on this machine, exit status {suite.returncode}: {suite.summary}."
         )
+        if suite.slowest:
+            lines += ["", f"The slowest {len(suite.slowest)} (pytest's `--durations`):", ""]
+            lines += ["| seconds | phase | test |", "|--:|---|---|"]
+            for line in suite.slowest:
+                seconds, phase, test = (line.split(maxsplit=2) + ["", ""])[:3]
+                lines.append(f"| {seconds.rstrip('s')} | {phase} | `{test}` |")
     lines += [
         "",
         "## Every run",

@@ -21,15 +21,13 @@ from {{ slug }} import topology
 from {{ slug }}.tools import benchmark
 
 
-@pytest.mark.integration
-def test_benchmark_reports_every_figure_of_every_queue(tmp_path):
+def run_benchmark(tmp_path, *options: str) -> tuple[dict, str]:
     report = tmp_path / "benchmark.json"
     command = [sys.executable, "-m", "{{ slug }}.tools.benchmark", "--tasks", "30"]
-    command += ["--latency-samples", "3", "--repeat", "1", "--json", str(report)]
+    command += ["--latency-samples", "3", "--repeat", "1", "--json", str(report), *options]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     figures = json.loads(report.read_text())
-    assert [queue["queue"] for queue in figures["queues"]] == list(topology.all_queue_names())
     for queue in figures["queues"]:
         (only,) = queue["runs"]
         assert only["publish_per_second"] > 0
@@ -37,8 +35,25 @@ def test_benchmark_reports_every_figure_of_every_queue(tmp_path):
         assert only["worker_cpu_ms_per_task"] >= 0
         assert 0 < only["latency_p50_ms"] <= only["latency_p99_ms"]
         assert only["rss_mib"] > 0
+        assert only["duplicate_runs"] == 0
         assert queue["queue"] in run.stdout
     assert figures["machine"]["broker"].startswith("{{ 'Redis' if cookiecutter.broker == 'redis' else 'RabbitMQ' }}")
+    return figures, run.stdout
+
+
+@pytest.mark.integration
+def test_benchmark_reports_every_figure_of_a_queue_with_waiting_tasks(tmp_path):
+    figures, _ = run_benchmark(tmp_path, "--queues", topology.DEFAULT_QUEUE, "--io-wait", "0.01")
+    assert [queue["queue"] for queue in figures["queues"]] == [topology.DEFAULT_QUEUE]
+    assert figures["io_wait"] == 0.01
+
+
+# Slow (a worker per group): with the chaos tests, which the template runs for
+# every topology.
+@pytest.mark.chaos
+def test_benchmark_starts_every_worker_group(tmp_path):
+    figures, _ = run_benchmark(tmp_path)
+    assert [queue["queue"] for queue in figures["queues"]] == list(topology.all_queue_names())
 
 
 def test_worker_options_come_from_the_topology_unless_a_setting_replaces_them():
