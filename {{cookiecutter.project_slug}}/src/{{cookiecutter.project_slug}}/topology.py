@@ -249,19 +249,23 @@ def worker(name: str) -> Worker:
 
 
 def worker_arguments(group: Worker, queue_prefix: str | None = None) -> list[str]:
-    """The ``celery worker`` options that run ``group`` (queue names get this process's prefix)."""
+    """The ``celery worker`` options that run ``group`` (queue names get this process's prefix).
+
+    A field set to None (a benchmark trying Celery's defaults) leaves its option out.
+    """
     queue_prefix = prefix() if queue_prefix is None else queue_prefix
-    return [
-        f"--queues={','.join(queue_prefix + queue for queue in group.queues)}",
-        f"--hostname={group.name}@%h",
-        f"--pool={group.pool}",
-        f"--concurrency={group.concurrency}",
-        f"--prefetch-multiplier={group.prefetch_multiplier}",
-        f"--soft-time-limit={group.soft_time_limit}",
-        f"--time-limit={group.time_limit}",
-        f"--max-tasks-per-child={group.max_tasks_per_child}",
-        f"--max-memory-per-child={group.max_memory_per_child}",
-    ]
+    options = {
+        "queues": ",".join(queue_prefix + queue for queue in group.queues),
+        "hostname": f"{group.name}@%h",
+        "pool": group.pool,
+        "concurrency": group.concurrency,
+        "prefetch-multiplier": group.prefetch_multiplier,
+        "soft-time-limit": group.soft_time_limit,
+        "time-limit": group.time_limit,
+        "max-tasks-per-child": group.max_tasks_per_child,
+        "max-memory-per-child": group.max_memory_per_child,
+    }
+    return [f"--{name}={value}" for name, value in options.items() if value is not None]
 
 
 def max_time_limit() -> int:
