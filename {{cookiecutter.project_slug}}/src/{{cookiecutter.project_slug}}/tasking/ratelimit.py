@@ -21,6 +21,7 @@ from {{ cookiecutter.project_slug }}.environment import environment
 {% else %}
 
 from django.db import connection
+
 {% endif %}
 from {{ cookiecutter.project_slug }}.tasking.retry import TransientError
 
