@@ -57,7 +57,8 @@ CONFIGURATIONS = (
     IoConfiguration(
         "prefork_equal_memory",
         "prefork, 1 process",
-        "prefork in about the io group's memory: one pool process beside the parent",
+        "prefork in the least memory it can run in, one pool process beside the parent: "
+        "the nearest it comes to the io group's memory",
         {"worker_pool": "prefork", "worker_concurrency": 1},
     ),
 )
