@@ -279,13 +279,13 @@ def _monitoring(data: dict) -> None:
     data["watched_queues"] = [q["name"] for q in data["queues"]] + [DEAD_LETTER_QUEUE]
 
 
-def redis_lists(queue: str, max_priority: int | None) -> list[dict]:
+def redis_lists(queue: str, max_priority: int) -> list[dict]:
     """The Redis lists that hold ``queue``'s messages, one per priority level.
 
     Each is ``{"key": list name, "trigger": a name for it in a KEDA formula}``.
     """
     lists = [{"key": queue, "trigger": f"{queue}_p0" if max_priority else queue}]
-    for level in range(1, (max_priority or 0) + 1):
+    for level in range(1, max_priority + 1):
         key = f"{queue}{KOMBU_REDIS_PRIORITY_SEPARATOR}{level}"
         lists.append({"key": key, "trigger": f"{queue}_p{level}"})
     return lists
@@ -294,7 +294,7 @@ def redis_lists(queue: str, max_priority: int | None) -> list[dict]:
 def _kubernetes(data: dict) -> None:
     """What each worker group's KEDA ScaledObject watches, and the replica target."""
     for worker in data["workers"]:
-        max_priority = data.get("max_priority")
+        max_priority = data["max_priority"]
         worker["redis_lists"] = [
             item for queue in worker["queues"] for item in redis_lists(queue, max_priority)
         ]
@@ -313,6 +313,8 @@ def topology(name: str) -> dict:
         choices = ", ".join(sorted(TOPOLOGIES))
         raise ValueError(f"unknown queue_topology {name!r}; choose one of: {choices}") from None
     data["name"] = name
+    # 0 for topologies without broker priorities.
+    data.setdefault("max_priority", 0)
     data["dead_letter_queue"] = DEAD_LETTER_QUEUE
     data["families"] = list(FAMILIES)
     data["max_time_limit"] = max(w["time_limit"] for w in data["workers"])
