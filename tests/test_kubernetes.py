@@ -151,6 +151,27 @@ def kombu_lists(queue: str, max_priority: int | None) -> list[str]:
     return [queue] + [f"{queue}\x06\x16{level}" for level in range(1, (max_priority or 0) + 1)]
 
 
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def probe_problems(deployment: dict, group: str) -> list[str]:
+    """A worker's probes run the progress-based health check of its own group, never a ping."""
+    problems = []
+    name = deployment["metadata"]["name"]
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        for probe in PROBES:
+            command = container.get(probe, {}).get("exec", {}).get("command", [])
+            runs_the_check = (
+                command[:2] == ["python", "-m"]
+                and len(command) == 5
+                and command[2].endswith(".healthcheck")
+                and command[3:] == ["worker", group]
+            )
+            if not runs_the_check:
+                problems.append(f"Deployment {name}: {probe} {command} is not the check of {group}")
+    return problems
+
+
 def autoscaling_problems(topo: dict, broker: str, docs: list[dict]) -> list[str]:
     """Why the manifests do not autoscale exactly the topology's queues, one line each."""
     problems = []
@@ -192,6 +213,7 @@ def autoscaling_problems(topo: dict, broker: str, docs: list[dict]) -> list[str]
     for deployment, group in group_of.items():
         if group not in groups:
             problems.append(f"Deployment {deployment} runs group {group!r}, not in the topology")
+        problems += probe_problems(deployments[deployment], group)
     for group in groups:
         if group not in group_of.values():
             problems.append(f"worker group {group} has no Deployment")
@@ -238,6 +260,9 @@ def test_checks_catch_a_queue_without_consumer_and_a_group_not_in_the_topology(b
 
     renamed = json.loads(json.dumps(docs).replace('"integrations"', '"integration"'))
     assert any("not in the topology" in p for p in autoscaling_problems(topo, "rabbitmq", renamed))
+
+    probe = json.loads(json.dumps(docs).replace('"worker", "reports"]', '"worker", "default"]'))
+    assert any("livenessProbe" in p for p in autoscaling_problems(topo, "rabbitmq", probe))
 
     wrong_list = json.loads(json.dumps(docs).replace('"queueName": "reports"', '"queueName": "r"'))
     assert any("watches ['r']" in p for p in autoscaling_problems(topo, "rabbitmq", wrong_list))
