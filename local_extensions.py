@@ -124,6 +124,8 @@ TOPOLOGIES = {
     },
     "priority": {
         "summary": "high, default and low queues with broker priorities.",
+        # Message priorities run from 0 (lowest) to this.
+        "max_priority": 9,
         "queues": [
             {"name": "high", "purpose": "urgent, user-facing tasks", "kind": "short"},
             {"name": "default", "purpose": "ordinary tasks", "kind": "general"},
@@ -228,6 +230,21 @@ BASE_RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 6
 # queue's soft time limit.
 NEAR_SOFT_LIMIT = 0.8
 
+# Kubernetes autoscaling of every worker group (KEDA), unless a group sets its
+# own "autoscaling". Overlays may patch the ScaledObjects further.
+AUTOSCALING = {
+    "min_replicas": 1,
+    "max_replicas": 10,
+    # Waiting messages that wake a group scaled to zero (only with min_replicas 0).
+    "activation_threshold": 0,
+}
+# Kombu's Redis transport keeps each priority level of a queue in its own list:
+# the queue's name for level 0, then name + separator + level for the others
+# (kombu.transport.redis.Channel.sep and _q_for_pri).
+KOMBU_REDIS_PRIORITY_SEPARATOR = "\x06\x16"
+# CPU a worker group requests per pool process, in millicores.
+CPU_PER_PROCESS_MILLICORES = 250
+
 
 def _number(value: float) -> int | float:
     """``16.0`` as ``16``, so rendered thresholds read as written."""
@@ -260,6 +277,32 @@ def _monitoring(data: dict) -> None:
     data["watched_queues"] = [q["name"] for q in data["queues"]] + [DEAD_LETTER_QUEUE]
 
 
+def redis_lists(queue: str, max_priority: int) -> list[dict]:
+    """The Redis lists that hold ``queue``'s messages, one per priority level.
+
+    Each is ``{"key": list name, "trigger": a name for it in a KEDA formula}``.
+    """
+    lists = [{"key": queue, "trigger": f"{queue}_p0" if max_priority else queue}]
+    for level in range(1, max_priority + 1):
+        key = f"{queue}{KOMBU_REDIS_PRIORITY_SEPARATOR}{level}"
+        lists.append({"key": key, "trigger": f"{queue}_p{level}"})
+    return lists
+
+
+def _kubernetes(data: dict) -> None:
+    """What each worker group's KEDA ScaledObject watches, and the replica target."""
+    for worker in data["workers"]:
+        max_priority = data["max_priority"]
+        worker["redis_lists"] = [
+            item for queue in worker["queues"] for item in redis_lists(queue, max_priority)
+        ]
+        # Prefetched messages leave the Redis list (and are unacknowledged, so not
+        # "ready", in RabbitMQ): the depth KEDA reads is what no replica has
+        # reserved yet. One replica reserves concurrency x prefetch messages, so
+        # that many still waiting per replica is a full second round of work.
+        worker["scale_target"] = worker["concurrency"] * worker["prefetch_multiplier"]
+
+
 def topology(name: str) -> dict:
     """The topology called ``name``, with derived fields filled in."""
     try:
@@ -268,6 +311,8 @@ def topology(name: str) -> dict:
         choices = ", ".join(sorted(TOPOLOGIES))
         raise ValueError(f"unknown queue_topology {name!r}; choose one of: {choices}") from None
     data["name"] = name
+    # 0 for topologies without broker priorities.
+    data.setdefault("max_priority", 0)
     data["dead_letter_queue"] = DEAD_LETTER_QUEUE
     data["families"] = list(FAMILIES)
     data["max_time_limit"] = max(w["time_limit"] for w in data["workers"])
@@ -276,14 +321,19 @@ def topology(name: str) -> dict:
     for worker in data["workers"]:
         worker["service"] = "worker" if len(data["workers"]) == 1 else f"worker-{worker['name']}"
         grace = SOFT_SHUTDOWN_TIMEOUT + worker["soft_time_limit"] + STOP_MARGIN
+        worker["stop_grace_seconds"] = grace
         worker["stop_grace_period"] = f"{grace}s"
         if worker["pool"] == "prefork":
             # Every child may grow to its memory bound before it is recycled, plus the parent.
-            processes_kib = worker["concurrency"] * worker["max_memory_per_child"]
+            processes = worker["concurrency"]
         else:
             # One process runs every task: the bound is the whole worker's.
-            processes_kib = worker["max_memory_per_child"]
-        worker["memory_limit"] = f"{processes_kib // 1024 + 256}m"
+            processes = 1
+        worker["memory_mib"] = processes * worker["max_memory_per_child"] // 1024 + 256
+        worker["memory_limit"] = f"{worker['memory_mib']}m"
+        worker["cpu_millicores"] = processes * CPU_PER_PROCESS_MILLICORES
+        worker["autoscaling"] = {**AUTOSCALING, **worker.get("autoscaling", {})}
+    _kubernetes(data)
     _monitoring(data)
     return data
 

@@ -16,6 +16,7 @@ CI = "{{ cookiecutter.ci }}"
 BEAT = "{{ cookiecutter.beat_scheduler }}"
 MESSAGE_SIGNING = {{ cookiecutter.message_signing }}
 PROMETHEUS = "{{ cookiecutter.__prometheus }}"
+FLOWER = "{{ cookiecutter.__flower }}"
 SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 NEEDS_REDIS = "{{ cookiecutter.__needs_redis }}"
@@ -44,6 +45,7 @@ def remove(*paths: str) -> None:
 
 
 TASKING = os.path.join(PACKAGE, "tasking")
+KUBERNETES = os.path.join("deploy", "kubernetes", "base")
 
 
 def remove_django_files() -> None:
@@ -52,6 +54,8 @@ def remove_django_files() -> None:
         os.path.join(PACKAGE, "config"),
         os.path.join(PACKAGE, "orders"),
         os.path.join("tests", "test_django.py"),
+        os.path.join(KUBERNETES, "web.yaml"),
+        os.path.join(KUBERNETES, "migrate.yaml"),
         *(os.path.join(TASKING, name) for name in DJANGO_TASKING_FILES),
     )
 
@@ -76,6 +80,7 @@ def remove_beat_files() -> None:
         os.path.join(PACKAGE, "schedule.py"),
         os.path.join(TASKING, "beat.py"),
         os.path.join("tests", "test_beat.py"),
+        os.path.join(KUBERNETES, "beat.yaml"),
     )
 
 
@@ -93,9 +98,17 @@ def remove_rate_limit_migration() -> None:
 
 
 def remove_prometheus_files() -> None:
-    remove(os.path.join("deploy", "prometheus"), os.path.join("deploy", "grafana"))
+    remove(
+        os.path.join("deploy", "prometheus"),
+        os.path.join("deploy", "grafana"),
+        os.path.join(KUBERNETES, "exporter.yaml"),
+    )
     if os.path.isdir("deploy") and not os.listdir("deploy"):
         os.rmdir("deploy")
+
+
+def remove_flower_files() -> None:
+    remove(os.path.join(KUBERNETES, "flower.yaml"))
 
 
 def remove_observability_files() -> None:
@@ -123,6 +136,8 @@ def main() -> None:
         remove_rate_limit_migration()
     if PROMETHEUS != "yes":
         remove_prometheus_files()
+    if FLOWER != "yes":
+        remove_flower_files()
     if not (SENTRY or OPENTELEMETRY):
         remove_observability_files()
     if CI != "github":

@@ -95,7 +95,7 @@ WORKERS = (
 {% if priorities %}
 
 # Message priorities, 0 (lowest) to 9 (highest).
-MAX_PRIORITY = 9
+MAX_PRIORITY = {{ topo.max_priority }}
 PRIORITY_BY_QUEUE = {"high": 9, "default": 5, "low": 1}
 {% endif %}
 
