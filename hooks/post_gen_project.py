@@ -16,6 +16,7 @@ CI = "{{ cookiecutter.ci }}"
 BEAT = "{{ cookiecutter.beat_scheduler }}"
 MESSAGE_SIGNING = {{ cookiecutter.message_signing }}
 PROMETHEUS = "{{ cookiecutter.__prometheus }}"
+FLOWER = "{{ cookiecutter.__flower }}"
 SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
@@ -86,6 +87,10 @@ def remove_schedule_migration() -> None:
     remove(os.path.join(TASKING, "migrations", "0002_periodic_tasks.py"))
 
 
+def remove_flower_files() -> None:
+    remove(os.path.join(PACKAGE, "flowerconfig.py"))
+
+
 def remove_prometheus_files() -> None:
     remove(os.path.join("deploy", "prometheus"), os.path.join("deploy", "grafana"))
     if os.path.isdir("deploy") and not os.listdir("deploy"):
@@ -113,6 +118,8 @@ def main() -> None:
         remove_schedule_migration()
     if BEAT != "redbeat":
         remove_redbeat_test_files()
+    if FLOWER != "yes":
+        remove_flower_files()
     if PROMETHEUS != "yes":
         remove_prometheus_files()
     if not (SENTRY or OPENTELEMETRY):

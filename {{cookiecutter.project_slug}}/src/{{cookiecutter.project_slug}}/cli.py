@@ -20,9 +20,9 @@ from pathlib import Path
 {% endif %}
 
 {% if cookiecutter.message_signing %}
-from {{ cookiecutter.project_slug }}.environment import ConfigurationError, environment
+from {{ cookiecutter.project_slug }}.environment import ConfigurationError, environment, start
 {% else %}
-from {{ cookiecutter.project_slug }}.environment import ConfigurationError
+from {{ cookiecutter.project_slug }}.environment import ConfigurationError, start
 {% endif %}
 
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("create-signing-keys", help="a development key pair for message signing")
 {% endif %}
     options = vars(parser.parse_args(argv))
+    start()
     try:
         if options["command"] == "config":
             print_config(print)
