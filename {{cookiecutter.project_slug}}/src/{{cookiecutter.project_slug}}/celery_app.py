@@ -8,11 +8,11 @@ modules are listed there. Start a worker with
 
 from __future__ import annotations
 
-{% if cookiecutter.__flower == 'yes' %}
-import os
-{% endif %}
 {% if cookiecutter.framework != 'django' %}
 import logging
+{% endif %}
+{% if cookiecutter.__flower == 'yes' %}
+import os
 {% endif %}
 {% if cookiecutter.__flower == 'yes' %}
 from pathlib import Path
