@@ -395,7 +395,10 @@ def test_verified_tls_broker_carries_tasks_end_to_end(tls_broker, process_worker
     from tests import chaos_tasks
 
     ca_file = tls_broker.certificates.ca
-    worker = process_workers(**over_tls(tls_broker, ca_file))
+    settings = over_tls(tls_broker, ca_file)
+    # The CA in the URL too, as a provider's connection string may give it.
+    settings["CELERY_BROKER_URL"] += f"?ssl_ca_certs={ca_file}"
+    worker = process_workers(**settings)
     assert "Connected to {{ 'rediss' if cookiecutter.broker == 'redis' else 'amqps' }}://" in worker.output()
 
     # Published over TLS too, with the options the project derives from the URL.

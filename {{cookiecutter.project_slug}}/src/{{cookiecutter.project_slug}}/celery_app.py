@@ -13,8 +13,6 @@ import logging
 {% endif %}
 {% if cookiecutter.__flower == 'yes' %}
 import os
-{% endif %}
-{% if cookiecutter.__flower == 'yes' %}
 from pathlib import Path
 {% endif %}
 
