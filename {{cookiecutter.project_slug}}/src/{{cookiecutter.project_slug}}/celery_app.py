@@ -15,7 +15,9 @@ import logging
 import os
 from pathlib import Path
 {% endif %}
+{% if cookiecutter.framework != 'django' or cookiecutter.__flower == 'yes' %}
 
+{% endif %}
 from celery import Celery
 {% set sentry = cookiecutter.use_sentry %}
 {% set otel = cookiecutter.use_opentelemetry %}
@@ -35,7 +37,7 @@ from {{ cookiecutter.project_slug }}.environment import start
 from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
 {% endif %}
 
-# Every celery command (worker, beat{% if cookiecutter.__flower == 'yes' %}, Flower{% endif %}, shell) passes the production
+# Every celery command (worker{% if cookiecutter.__has_beat == 'yes' %}, beat{% endif %}{% if cookiecutter.__flower == 'yes' %}, Flower{% endif %}, shell) passes the production
 # rule first{% if cookiecutter.framework == 'django' %}: it also picks the Django settings, which Celery's Django
 # fix-up then sets up in every worker process{% endif %}.
 start()

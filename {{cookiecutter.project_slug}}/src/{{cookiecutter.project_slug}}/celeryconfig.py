@@ -59,11 +59,14 @@ if _env.app_env != "test":
             )
 {% endif %}
 
-# TLS: rediss:// and amqps:// URLs, always verified in production (tls.py)
+# TLS: {{ 'amqps:// and rediss://' if rabbitmq and cookiecutter.__needs_redis == 'yes' else ('amqps://' if rabbitmq else 'rediss://') }} URLs, always verified in production (tls.py)
 # ------------------------------------------------------------------------------
 # TLS options are taken off the URLs and given to each client in its own form.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-use-ssl
 _broker = _env.endpoint("celery_broker_url")
+# Celery prefers the CELERY_BROKER_URL variable to broker_url, and these two
+# settings to both: every connection gets the URL without its TLS parameters.
+broker_read_url = broker_write_url = _broker.url
 {% if rabbitmq %}
 broker_use_ssl = _broker.amqp_options()
 {% else %}

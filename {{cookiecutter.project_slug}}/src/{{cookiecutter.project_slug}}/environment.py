@@ -92,8 +92,8 @@ class Environment(BaseSettings):
     celery_signing_cert: str = "keys/celery-signing.crt"
     celery_signing_cert_store: str = "keys"
 {% endif %}
-    # The certificate authority (and client certificate) of rediss:// and
-    # amqps:// connections; unset, the system's trust store (tls.py).
+    # The certificate authority (and client certificate) of TLS connections;
+    # unset, the system's trust store (tls.py).
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None

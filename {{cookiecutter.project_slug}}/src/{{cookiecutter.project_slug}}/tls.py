@@ -1,6 +1,18 @@
-"""TLS for every connection: the broker, the result backend and Redis.
+{% set rabbitmq = cookiecutter.broker == 'rabbitmq' %}
+{% set redis = cookiecutter.__needs_redis == 'yes' %}
+{% if rabbitmq and redis %}
+{% set schemes = '``rediss://`` or ``amqps://`` URL' %}
+{% set services = 'RabbitMQ and Redis' %}
+{% elif rabbitmq %}
+{% set schemes = '``amqps://`` URL' %}
+{% set services = 'RabbitMQ' %}
+{% else %}
+{% set schemes = '``rediss://`` URL' %}
+{% set services = 'Redis' %}
+{% endif %}
+"""TLS for every connection to {{ services }}, verified.
 
-A ``rediss://`` or ``amqps://`` URL turns TLS on, and the server's certificate
+A {{ schemes }} turns TLS on, and the server's certificate
 and host name are then always checked: against ``TLS_CA_FILE`` when it is set
 (a private or managed service's certificate authority), else against the
 system's trust store. ``TLS_CERT_FILE`` and ``TLS_KEY_FILE`` add a client
@@ -17,9 +29,20 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+{% if rabbitmq and redis %}
 TLS_SCHEMES = {"rediss", "amqps"}
+{% elif rabbitmq %}
+TLS_SCHEMES = {"amqps"}
+{% else %}
+TLS_SCHEMES = {"rediss"}
+{% endif %}
+{% if rabbitmq %}
 # Query parameters this module reads; they are taken off the URL, so that no
 # client sees a parameter it does not know (py-amqp dies on them).
+{% else %}
+# Query parameters this module reads; they are taken off the URL and given to
+# the client as options.
+{% endif %}
 URL_PARAMETERS = {"ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile"}
 # ssl_cert_reqs values, also accepted as CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE.
 CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
@@ -44,6 +67,7 @@ class Endpoint:
     def verified(self) -> bool:
         return not self.tls or CERT_REQS[self.cert_reqs] == ssl.CERT_REQUIRED
 
+{% if redis %}
     def redis_options(self) -> dict | None:
         """Keyword arguments of a redis-py client (and of Celery's Redis settings)."""
         if not self.tls:
@@ -52,7 +76,11 @@ class Endpoint:
         if self.cert_file:
             options |= {"ssl_certfile": self.cert_file, "ssl_keyfile": self.key_file}
         return options
+{% endif %}
+{% if rabbitmq and redis %}
 
+{% endif %}
+{% if rabbitmq %}
     def amqp_options(self) -> dict | None:
         """``broker_use_ssl`` for py-amqp; Kombu fills in the host name to check."""
         if not self.tls:
@@ -70,6 +98,7 @@ class Endpoint:
         if self.cert_file:
             options |= {"certfile": self.cert_file, "keyfile": self.key_file}
         return options
+{% endif %}
 
 
 def endpoint(
@@ -86,7 +115,7 @@ def endpoint(
     plain = urlunsplit(parts._replace(query=urlencode(rest)))
     if parts.scheme not in TLS_SCHEMES:
         if given:
-            raise TLSError(f"{', '.join(sorted(given))} needs rediss:// or amqps://")
+            raise TLSError(f"{', '.join(sorted(given))} needs {{ ' or '.join(([ 'rediss://'] if redis else []) + (['amqps://'] if rabbitmq else [])) }}")
         return Endpoint(url=plain, tls=False)
     cert_reqs = given.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
     if cert_reqs not in CERT_REQS:
