@@ -192,20 +192,20 @@ def production_environment(**settings: str) -> dict[str, str]:
     return {**env, "APP_ENV": "production", **settings}
 
 
-# What production is given in these tests: enough to get past the checks
-# before the one under test. Nothing listens at these addresses.
+# The services production is given in these tests: enough to get past the
+# checks before the one under test. Nothing listens at these addresses.
 {% if cookiecutter.broker == 'redis' %}
-BROKER = {"CELERY_BROKER_URL": "redis://127.0.0.1:9/0"}
+SERVICES = {"CELERY_BROKER_URL": "redis://127.0.0.1:9/0"}
 {% else %}
-BROKER = {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:9//"}
+SERVICES = {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:9//"}
 {% endif %}
 {% if cookiecutter.result_backend == 'redis' %}
-BROKER["CELERY_RESULT_BACKEND"] = "redis://127.0.0.1:9/1"
+SERVICES["CELERY_RESULT_BACKEND"] = "redis://127.0.0.1:9/1"
 {% elif cookiecutter.result_backend == 'rpc' %}
-BROKER["CELERY_RESULT_BACKEND"] = "rpc://"
+SERVICES["CELERY_RESULT_BACKEND"] = "rpc://"
 {% endif %}
 {% if cookiecutter.__needs_redis == 'yes' %}
-BROKER["REDIS_URL"] = "redis://127.0.0.1:9/2"
+SERVICES["REDIS_URL"] = "redis://127.0.0.1:9/2"
 {% endif %}
 {% if django %}
 DJANGO = {
@@ -226,17 +226,17 @@ UNSAFE_STARTS = {
 {% if django %}
     "worker without DJANGO_SETTINGS_MODULE gets production settings": (
         [*CELERY, "worker"],
-        BROKER,
+        SERVICES,
         "production settings need DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL",
     ),
     "{{ 'beat' if cookiecutter.__has_beat == 'yes' else 'worker' }} on the local settings": (
         [*CELERY, "{{ 'beat' if cookiecutter.__has_beat == 'yes' else 'worker' }}"],
-        {**BROKER, **DJANGO, "DJANGO_SETTINGS_MODULE": LOCAL_SETTINGS},
+        {**SERVICES, **DJANGO, "DJANGO_SETTINGS_MODULE": LOCAL_SETTINGS},
         "APP_ENV=production refuses DJANGO_SETTINGS_MODULE=" + LOCAL_SETTINGS,
     ),
     "manage.py without secrets": (
         [sys.executable, str(PROJECT_DIR / "manage.py"), "check"],
-        BROKER,
+        SERVICES,
         "production settings need DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL",
     ),
 {% else %}
@@ -256,7 +256,7 @@ UNSAFE_STARTS = {
     "unverified TLS to the broker": (
         [*CELERY, "worker"],
         {
-            **BROKER,
+            **SERVICES,
 {% if django %}
             **DJANGO,
 {% endif %}
@@ -267,7 +267,7 @@ UNSAFE_STARTS = {
     "a CA file that is not there": (
         [*CELERY, "worker"],
         {
-            **BROKER,
+            **SERVICES,
 {% if django %}
             **DJANGO,
 {% endif %}
@@ -279,17 +279,17 @@ UNSAFE_STARTS = {
 {% if cookiecutter.__flower == 'yes' %}
     "Flower without credentials": (
         [*CELERY, "flower"],
-        {**BROKER{% if django %}, **DJANGO{% endif %}},
+        {{ '{**SERVICES, **DJANGO}' if django else 'SERVICES' }},
         "APP_ENV=production needs FLOWER_BASIC_AUTH=user:password for Flower",
     ),
     "Flower with an empty password": (
         [*CELERY, "flower"],
-        {**BROKER, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin:"},
+        {**SERVICES, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin:"},
         "FLOWER_BASIC_AUTH entry 'admin' is not user:password",
     ),
     "Flower with a value that is not user:password": (
         [*CELERY, "flower"],
-        {**BROKER, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin"},
+        {**SERVICES, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin"},
         "FLOWER_BASIC_AUTH entry 'admin' is not user:password",
     ),
 {% endif %}
@@ -329,7 +329,7 @@ def test_web_server_stops_on_missing_production_settings(tmp_path):
             "--workers=1",
         ],
         cwd=tmp_path,
-        env=production_environment(**BROKER),
+        env=production_environment(**SERVICES),
         capture_output=True,
         text=True,
         timeout=120,
