@@ -187,7 +187,10 @@ def production_environment(**settings: str) -> dict[str, str]:
     """This process's environment without the project's settings, with APP_ENV=production."""
     from {{ cookiecutter.project_slug }}.environment import Environment
 
-    names = {name.upper() for name in Environment.model_fields} | {"DJANGO_SETTINGS_MODULE"}
+    names = {name.upper() for name in Environment.model_fields}
+{% if django %}
+    names.add("DJANGO_SETTINGS_MODULE")
+{% endif %}
     env = {name: value for name, value in os.environ.items() if name not in names}
     return {**env, "APP_ENV": "production", **settings}
 
