@@ -108,7 +108,7 @@ def remove_prometheus_files() -> None:
 
 
 def remove_flower_files() -> None:
-    remove(os.path.join(KUBERNETES, "flower.yaml"))
+    remove(os.path.join(PACKAGE, "flowerconfig.py"), os.path.join(KUBERNETES, "flower.yaml"))
 
 
 def remove_observability_files() -> None:
@@ -134,10 +134,10 @@ def main() -> None:
         remove_redbeat_test_files()
     if NEEDS_REDIS == "yes":
         remove_rate_limit_migration()
-    if PROMETHEUS != "yes":
-        remove_prometheus_files()
     if FLOWER != "yes":
         remove_flower_files()
+    if PROMETHEUS != "yes":
+        remove_prometheus_files()
     if not (SENTRY or OPENTELEMETRY):
         remove_observability_files()
     if CI != "github":

@@ -639,7 +639,23 @@ def exercise_flower(stack: NativeStack, name: str) -> None:
     token = base64.b64encode(env["FLOWER_BASIC_AUTH"].encode()).decode()
     accepted, _ = http_get(url, {"Authorization": f"Basic {token}"})
     assert accepted == 200, f"{name}: a request with credentials got {accepted}, not 200"
-    stack.exercised[name] = "healthy; 401 without credentials, 200 with them"
+    # Compose passes an empty password on (":?" only refuses an empty value):
+    # Flower itself refuses it, with one line.
+    refusal = subprocess.run(
+        stack.command(name),
+        cwd=stack.project,
+        env={**env, "FLOWER_BASIC_AUTH": "admin:"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    reason = (refusal.stderr.strip().splitlines() or [""])[-1]
+    assert refusal.returncode != 0, f"{name}: started with FLOWER_BASIC_AUTH=admin:"
+    assert "FLOWER_BASIC_AUTH entry 'admin' is not user:password" in reason, refusal.stderr
+    stack.exercised[name] = (
+        "healthy; 401 without credentials, 200 with them; an empty password is refused"
+    )
 
 
 def start_exporter(stack: NativeStack, name: str) -> None:

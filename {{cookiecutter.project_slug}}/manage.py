@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main() -> None:
-    settings = "{{ cookiecutter.project_slug }}.config.settings.local"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
+    from {{ cookiecutter.project_slug }}.environment import start
+
+    # Local settings in development, production settings with APP_ENV=production.
+    start()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

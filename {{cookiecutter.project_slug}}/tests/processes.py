@@ -13,6 +13,9 @@ import os
 import shutil
 import signal
 import socket
+{% if cookiecutter.broker == 'redis' %}
+import ssl
+{% endif %}
 import subprocess
 import sys
 import time
@@ -37,6 +40,58 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(interval)
+
+
+class Certificates:
+    """A test certificate authority, a server certificate it signed, and an unrelated CA.
+
+    The server certificate names localhost and 127.0.0.1, so host name checks pass.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.ca = directory / "ca.pem"
+        self.server_cert = directory / "server.pem"
+        self.server_key = directory / "server.key"
+        self.other_ca = directory / "other-ca.pem"
+        self._ca("test-ca", self.ca, directory / "ca.key")
+        self._ca("other-ca", self.other_ca, directory / "other-ca.key")
+        (directory / "server.ext").write_text(
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+            "basicConstraints=CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n"
+            "subjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid,issuer\n"
+        )
+        csr = directory / "server.csr"
+        new_key = ["-newkey", "rsa:2048", "-nodes", "-keyout", self.server_key]
+        self._openssl("req", *new_key, "-subj", "/CN=localhost", "-out", csr)
+        signed_by_ca = ["-CA", self.ca, "-CAkey", directory / "ca.key", "-CAcreateserial"]
+        extensions = ["-extfile", directory / "server.ext"]
+        self._openssl(
+            "x509", "-req", "-in", csr, *signed_by_ca, "-days", "2", *extensions,
+            "-out", self.server_cert,
+        )  # fmt: skip
+
+    @staticmethod
+    def missing() -> str | None:
+        if shutil.which("openssl") is None:
+            return "openssl is not installed"
+        return None
+
+    def _ca(self, name: str, certificate: Path, key: Path) -> None:
+        self._openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+            "-keyout", key, "-out", certificate,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )  # fmt: skip
+
+    @staticmethod
+    def _openssl(*args) -> None:
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
 
 
 class Journal:
@@ -141,12 +196,17 @@ class ProcessWorker:
 
 {% if cookiecutter.broker == 'redis' %}
 class PrivateRedis:
-    """A redis-server of our own, on a free port, with its append-only file in ``directory``."""
+    """A redis-server of our own, on a free port, with its append-only file in ``directory``.
 
-    def __init__(self, directory: Path) -> None:
+    With ``certificates`` it listens for TLS only (``rediss://``).
+    """
+
+    def __init__(self, directory: Path, certificates: Certificates | None = None) -> None:
         self.directory = directory
+        self.certificates = certificates
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if certificates else "redis"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     @staticmethod
@@ -158,17 +218,37 @@ class PrivateRedis:
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                if self.certificates:
+                    context = ssl.create_default_context(cafile=self.certificates.ca)
+                    connection = context.wrap_socket(connection, server_hostname="127.0.0.1")
                 connection.sendall(b"PING\r\n")
                 return connection.recv(16).startswith(b"+PONG")
         except OSError:
             return False
 
+    def _listen(self) -> list[str]:
+        if not self.certificates:
+            return ["--port", str(self.port)]
+        return [
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.certificates.server_cert),
+            "--tls-key-file",
+            str(self.certificates.server_key),
+            "--tls-ca-cert-file",
+            str(self.certificates.ca),
+            "--tls-auth-clients",
+            "no",
+        ]
+
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
                 "redis-server",
-                "--port",
-                str(self.port),
+                *self._listen(),
                 "--bind",
                 "127.0.0.1",
                 "--dir",
@@ -214,11 +294,24 @@ PrivateBroker = PrivateRedis
 class PrivateRabbitMQ:
     """A RabbitMQ node of our own: its own name, ports, data, logs and Erlang cookie."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, certificates: Certificates | None = None) -> None:
         self.directory = directory
+        self.certificates = certificates
         self.node = f"chaos-{uuid.uuid4().hex[:8]}@localhost"
         self.port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        if certificates:
+            # A TLS listener beside the plain one; clients verify the server.
+            tls_port = free_port()
+            self.url = f"amqps://guest:guest@127.0.0.1:{tls_port}//"
+            (directory / "rabbitmq.conf").write_text(
+                f"listeners.ssl.default = 127.0.0.1:{tls_port}\n"
+                f"ssl_options.cacertfile = {certificates.ca}\n"
+                f"ssl_options.certfile = {certificates.server_cert}\n"
+                f"ssl_options.keyfile = {certificates.server_key}\n"
+                "ssl_options.verify = verify_none\n"
+                "ssl_options.fail_if_no_peer_cert = false\n"
+            )
         (directory / "enabled_plugins").write_text("[].\n")  # no management listener
         (directory / "rabbitmq-env.conf").write_text("")
         self.env = {

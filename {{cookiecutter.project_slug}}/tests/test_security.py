@@ -13,6 +13,7 @@ import os
 import secrets
 {% endif %}
 import shutil
+import ssl
 import subprocess
 import sys
 {% if cookiecutter.__flower == 'yes' %}
@@ -130,11 +131,18 @@ def http_status(url: str, credentials: str | None = None) -> int:
 
 
 @pytest.mark.integration
-def test_flower_refuses_requests_without_credentials(tmp_path):
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_flower_refuses_requests_without_credentials(tmp_path, source):
+    """Credentials from the environment, or in development from .env like every setting."""
     from tests.processes import free_port
 
     port = free_port()
     credentials = f"admin:{secrets.token_urlsafe(16)}"
+    env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
+    if source == ".env":
+        (tmp_path / ".env").write_text(f"FLOWER_BASIC_AUTH={credentials}\n")
+    else:
+        env["FLOWER_BASIC_AUTH"] = credentials
     with (tmp_path / "flower.log").open("wb") as log:
         flower = subprocess.Popen(
             [
@@ -147,8 +155,8 @@ def test_flower_refuses_requests_without_credentials(tmp_path):
                 f"--port={port}",
                 "--address=127.0.0.1",
             ],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "FLOWER_BASIC_AUTH": credentials},
+            cwd=tmp_path,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -175,37 +183,262 @@ def test_flower_refuses_requests_without_credentials(tmp_path):
 {% endif %}
 
 
-def test_worker_will_not_start_in_production_without_its_settings(tmp_path):
-    """The process itself stops, naming the variable (the checks: test_configuration.py)."""
+def production_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without the project's settings, with APP_ENV=production."""
     from {{ cookiecutter.project_slug }}.environment import Environment
 
-    settings = {name.upper() for name in Environment.model_fields}
-    env = {name: value for name, value in os.environ.items() if name not in settings}
-    env["APP_ENV"] = "production"
+    names = {name.upper() for name in Environment.model_fields}
 {% if django %}
-    env["DJANGO_SETTINGS_MODULE"] = "{{ cookiecutter.project_slug }}.config.settings.production"
-    env["DJANGO_SECRET_KEY"] = "a-long-random-production-secret-" + "x" * 40
-    env["DJANGO_ALLOWED_HOSTS"] = "example.com"
-    env["DATABASE_URL"] = "postgres://app:secret@db.example.com:5432/app"
+    names.add("DJANGO_SETTINGS_MODULE")
 {% endif %}
-    worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "{{ cookiecutter.project_slug }}.celery_app",
-            "worker",
-        ],
+    env = {name: value for name, value in os.environ.items() if name not in names}
+    return {**env, "APP_ENV": "production", **settings}
+
+
+# The services production is given in these tests: enough to get past the
+# checks before the one under test. Nothing listens at these addresses.
+{% if cookiecutter.broker == 'redis' %}
+SERVICES = {"CELERY_BROKER_URL": "redis://127.0.0.1:9/0"}
+{% else %}
+SERVICES = {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:9//"}
+{% endif %}
+{% if cookiecutter.result_backend == 'redis' %}
+SERVICES["CELERY_RESULT_BACKEND"] = "redis://127.0.0.1:9/1"
+{% elif cookiecutter.result_backend == 'rpc' %}
+SERVICES["CELERY_RESULT_BACKEND"] = "rpc://"
+{% endif %}
+{% if cookiecutter.__needs_redis == 'yes' %}
+SERVICES["REDIS_URL"] = "redis://127.0.0.1:9/2"
+{% endif %}
+{% if django %}
+DJANGO = {
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+    "DATABASE_URL": "postgres://app:secret@127.0.0.1:9/app",
+}
+LOCAL_SETTINGS = "{{ cookiecutter.project_slug }}.config.settings.local"
+{% endif %}
+CELERY = [sys.executable, "-m", "celery", "-A", "{{ cookiecutter.project_slug }}.celery_app"]
+{% set tls_url = 'rediss://127.0.0.1:9/0' if cookiecutter.broker == 'redis' else 'amqps://guest:guest@127.0.0.1:9//' %}
+UNSAFE_STARTS = {
+    "worker without a broker": (
+        [*CELERY, "worker"],
+        {},
+        "APP_ENV=production needs CELERY_BROKER_URL",
+    ),
+{% if django %}
+    "worker without DJANGO_SETTINGS_MODULE gets production settings": (
+        [*CELERY, "worker"],
+        SERVICES,
+        "production settings need DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL",
+    ),
+    "{{ 'beat' if cookiecutter.__has_beat == 'yes' else 'worker' }} on the local settings": (
+        [*CELERY, "{{ 'beat' if cookiecutter.__has_beat == 'yes' else 'worker' }}"],
+        {**SERVICES, **DJANGO, "DJANGO_SETTINGS_MODULE": LOCAL_SETTINGS},
+        "APP_ENV=production refuses DJANGO_SETTINGS_MODULE=" + LOCAL_SETTINGS,
+    ),
+    "manage.py without secrets": (
+        [sys.executable, str(PROJECT_DIR / "manage.py"), "check"],
+        SERVICES,
+        "production settings need DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL",
+    ),
+{% else %}
+{% if cookiecutter.__has_beat == 'yes' %}
+    "beat without a broker": (
+        [*CELERY, "beat"],
+        {},
+        "APP_ENV=production needs CELERY_BROKER_URL",
+    ),
+{% endif %}
+    "command-line tool without a broker": (
+        [sys.executable, "-m", "{{ cookiecutter.project_slug }}.cli", "config"],
+        {},
+        "APP_ENV=production needs CELERY_BROKER_URL",
+    ),
+{% endif %}
+    "unverified TLS to the broker": (
+        [*CELERY, "worker"],
+        {
+            **SERVICES,
+{% if django %}
+            **DJANGO,
+{% endif %}
+            "CELERY_BROKER_URL": "{{ tls_url }}?ssl_cert_reqs=none",
+        },
+        "CELERY_BROKER_URL has ssl_cert_reqs=none: APP_ENV=production refuses unverified TLS",
+    ),
+    "a CA file that is not there": (
+        [*CELERY, "worker"],
+        {
+            **SERVICES,
+{% if django %}
+            **DJANGO,
+{% endif %}
+            "CELERY_BROKER_URL": "{{ tls_url }}",
+            "TLS_CA_FILE": "/nonexistent/ca.pem",
+        },
+        "CELERY_BROKER_URL: TLS file /nonexistent/ca.pem does not exist",
+    ),
+{% if cookiecutter.__flower == 'yes' %}
+    "Flower without credentials": (
+        [*CELERY, "flower"],
+        {{ '{**SERVICES, **DJANGO}' if django else 'SERVICES' }},
+        "APP_ENV=production needs FLOWER_BASIC_AUTH=user:password for Flower",
+    ),
+    "Flower with an empty password": (
+        [*CELERY, "flower"],
+        {**SERVICES, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin:"},
+        "FLOWER_BASIC_AUTH entry 'admin' is not user:password",
+    ),
+    "Flower with a value that is not user:password": (
+        [*CELERY, "flower"],
+        {**SERVICES, {% if django %}**DJANGO, {% endif %}"FLOWER_BASIC_AUTH": "admin"},
+        "FLOWER_BASIC_AUTH entry 'admin' is not user:password",
+    ),
+{% endif %}
+}
+
+
+@pytest.mark.parametrize("case", UNSAFE_STARTS)
+def test_unsafe_production_start_exits_with_one_line_naming_the_problem(case, tmp_path):
+    command, settings, reason = UNSAFE_STARTS[case]
+    run = subprocess.run(
+        command,
         cwd=tmp_path,  # no .env file here
-        env=env,
+        env=production_environment(**settings),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert worker.returncode != 0
-    assert "APP_ENV=production needs CELERY_BROKER_URL" in worker.stderr
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("{{ cookiecutter.project_slug }}: " + reason), run.stderr
+{% if django %}
+
+
+def test_web_server_stops_on_missing_production_settings(tmp_path):
+    """gunicorn stops ("Worker failed to boot") instead of restarting the worker forever."""
+    from tests.processes import free_port
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "{{ cookiecutter.project_slug }}.config.wsgi",
+            f"--bind=127.0.0.1:{free_port()}",
+            "--workers=1",
+        ],
+        cwd=tmp_path,
+        env=production_environment(**SERVICES),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "production settings need DJANGO_SECRET_KEY" in run.stderr
+    assert "Worker failed to boot" in run.stderr
+{% endif %}
+
+
+def test_tls_options_leave_the_url_and_are_verified_by_default():
+{% if cookiecutter.broker == 'rabbitmq' %}
+    """TLS parameters are taken off the URL (py-amqp dies on them); others stay."""
+{% else %}
+    """TLS parameters are taken off the URL and given as options; others stay."""
+{% endif %}
+    from {{ cookiecutter.project_slug }} import tls
+
+    url = "{{ tls_url }}"
+    found = tls.endpoint(url + "?ssl_ca_certs=/etc/ca.pem&heartbeat=30", ca_file="/etc/ca-2.pem")
+    assert found.url == url + "?heartbeat=30"
+    assert found.verified and found.ca_file == "/etc/ca.pem"
+{% if cookiecutter.broker == 'redis' %}
+    assert found.redis_options()["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+{% else %}
+    assert found.amqp_options()["cert_reqs"] == ssl.CERT_REQUIRED
+{% endif %}
+    assert not tls.endpoint(url + "?ssl_cert_reqs=CERT_NONE").verified
+    assert tls.endpoint("{{ 'redis://127.0.0.1:9/0' if cookiecutter.broker == 'redis' else 'amqp://127.0.0.1:9//' }}").tls is False
+
+
+@pytest.fixture(scope="module")
+def tls_broker(chaos_dir):
+    """A broker of this module's own that speaks TLS only, with certificates made here."""
+    from tests.processes import Certificates, PrivateBroker
+
+    missing = PrivateBroker.missing() or Certificates.missing()
+    if missing:
+        pytest.skip(f"{missing}: the TLS tests start a broker of their own")
+    directory = chaos_dir / "tls-broker"
+    directory.mkdir()
+    broker = PrivateBroker(directory, Certificates(chaos_dir / "certificates"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def over_tls(broker, ca_file: Path) -> dict[str, str]:
+    """A worker's settings for the TLS broker{% if cookiecutter.broker == 'redis' %} (and the TLS Redis for everything else){% endif %}."""
+    settings = {"CELERY_BROKER_URL": broker.url, "TLS_CA_FILE": str(ca_file)}
+{% if cookiecutter.broker == 'redis' and cookiecutter.result_backend == 'redis' %}
+    settings["CELERY_RESULT_BACKEND"] = broker.url.removesuffix("/0") + "/1"
+{% endif %}
+{% if cookiecutter.broker == 'redis' and cookiecutter.__needs_redis == 'yes' %}
+    settings["REDIS_URL"] = broker.url.removesuffix("/0") + "/2"
+{% endif %}
+    return settings
+
+
+@pytest.mark.chaos
+{% if django %}
+@pytest.mark.django_db(transaction=True)
+{% endif %}
+def test_verified_tls_broker_carries_tasks_end_to_end(tls_broker, process_workers, journal):
+    from {{ cookiecutter.project_slug }} import tls, topology
+    from tests import chaos_tasks
+
+    ca_file = tls_broker.certificates.ca
+    settings = over_tls(tls_broker, ca_file)
+    # The CA in the URL too, as a provider's connection string may give it.
+    settings["CELERY_BROKER_URL"] += f"?ssl_ca_certs={ca_file}"
+    worker = process_workers(**settings)
+    assert "Connected to {{ 'rediss' if cookiecutter.broker == 'redis' else 'amqps' }}://" in worker.output()
+
+    # Published over TLS too, with the options the project derives from the URL.
+    broker = tls.endpoint(tls_broker.url, ca_file=str(ca_file))
+    keys = [f"tls-{uuid.uuid4().hex[:8]}-{n}" for n in range(20)]
+    queue = topology.prefix() + topology.DEFAULT_QUEUE
+    with app.connection_for_write(broker.url, ssl=broker.{{ 'redis' if cookiecutter.broker == 'redis' else 'amqp' }}_options()) as connection:
+        for key in keys:
+            chaos_tasks.apply_effect.apply_async((key, 0.0), queue=queue, connection=connection)
+    journal.wait_completed(keys, timeout=90)
+
+
+@pytest.mark.chaos
+{% if django %}
+@pytest.mark.django_db(transaction=True)
+{% endif %}
+def test_tls_broker_with_a_certificate_from_another_ca_is_refused(
+    tls_broker, chaos_dir, worker_environment
+):
+    from tests.conftest import default_group
+    from tests.processes import ProcessWorker, wait_for
+
+    settings = over_tls(tls_broker, tls_broker.certificates.other_ca)
+    worker = ProcessWorker(default_group(), chaos_dir, {**worker_environment, **settings})
+    try:
+        wait_for(
+            lambda: "certificate verify failed" in worker.output(),
+            60,
+            "the worker reports the broker's certificate as unverified",
+        )
+        assert " ready." not in worker.output()
+    finally:
+        worker.stop()
 
 
 def ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -8,12 +8,16 @@ modules are listed there. Start a worker with
 
 from __future__ import annotations
 
-{% if cookiecutter.framework == 'django' %}
-import os
-{% else %}
+{% if cookiecutter.framework != 'django' %}
 import logging
 {% endif %}
+{% if cookiecutter.__flower == 'yes' %}
+import os
+from pathlib import Path
+{% endif %}
+{% if cookiecutter.framework != 'django' or cookiecutter.__flower == 'yes' %}
 
+{% endif %}
 from celery import Celery
 {% set sentry = cookiecutter.use_sentry %}
 {% set otel = cookiecutter.use_opentelemetry %}
@@ -24,20 +28,22 @@ from celery import Celery
 {% if cookiecutter.broker == 'rabbitmq' %}{% set signals = signals + ['worker_init'] %}{% endif %}
 {% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
 from celery.signals import {{ signals | sort | join(', ') }}
-{% if sentry or otel or cookiecutter.message_signing %}
 
-{% endif %}
 {% if sentry or otel %}
 from {{ cookiecutter.project_slug }} import observability
 {% endif %}
+from {{ cookiecutter.project_slug }}.environment import start
 {% if cookiecutter.message_signing %}
 from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
 {% endif %}
-{% if cookiecutter.framework == 'django' %}
 
-# Celery's Django fix-up sets Django up in every worker process from this.
-SETTINGS = "{{ cookiecutter.project_slug }}.config.settings.local"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+# Every celery command (worker{% if cookiecutter.__has_beat == 'yes' %}, beat{% endif %}{% if cookiecutter.__flower == 'yes' %}, Flower{% endif %}, shell) passes the production
+# rule first{% if cookiecutter.framework == 'django' %}: it also picks the Django settings, which Celery's Django
+# fix-up then sets up in every worker process{% endif %}.
+start()
+{% if cookiecutter.__flower == 'yes' %}
+# Flower runs this file at start: it checks the credentials (environment.py).
+os.environ["FLOWER_CONF"] = str(Path(__file__).with_name("flowerconfig.py"))
 {% endif %}
 
 app = Celery(

@@ -59,9 +59,31 @@ if _env.app_env != "test":
             )
 {% endif %}
 
+# TLS: {{ 'amqps:// and rediss://' if rabbitmq and cookiecutter.__needs_redis == 'yes' else ('amqps://' if rabbitmq else 'rediss://') }} URLs, always verified in production (tls.py)
+# ------------------------------------------------------------------------------
+# TLS options are taken off the URLs and given to each client in its own form.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-use-ssl
+_broker = _env.endpoint("celery_broker_url")
+# Celery prefers the CELERY_BROKER_URL variable to broker_url, and these two
+# settings to both: every connection gets the URL without its TLS parameters.
+broker_read_url = broker_write_url = _broker.url
+{% if rabbitmq %}
+broker_use_ssl = _broker.amqp_options()
+{% else %}
+broker_use_ssl = _broker.redis_options()
+{% endif %}
+{% if cookiecutter.result_backend == 'redis' %}
+_results = _env.endpoint("celery_result_backend")
+redis_backend_use_ssl = _results.redis_options()
+{% endif %}
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+_store = _env.endpoint("redis_url")
+redbeat_redis_use_ssl = _store.redis_options()
+{% endif %}
+
 # Broker
 # ------------------------------------------------------------------------------
-broker_url = _env.celery_broker_url
+broker_url = _broker.url
 # Keep retrying when the broker is not up yet at start (compose, rolling restarts).
 broker_connection_retry_on_startup = True
 {% if rabbitmq %}
@@ -188,7 +210,11 @@ task_ignore_result = True
 result_backend = "django-db"
 result_extended = True
 {% else %}
+{% if cookiecutter.result_backend == 'redis' %}
+result_backend = _results.url
+{% else %}
 result_backend = _env.celery_result_backend
+{% endif %}
 {% endif %}
 {% if cookiecutter.result_backend == 'redis' %}
 result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
@@ -226,7 +252,7 @@ beat_schedule = schedule.beat_schedule()
 # https://redbeat.readthedocs.io/en/latest/config.html
 # RedBeatScheduler with a liveness file for the healthcheck (tasking/beat.py).
 beat_scheduler = "{{ cookiecutter.project_slug }}.tasking.beat:Scheduler"
-redbeat_redis_url = _env.redis_url
+redbeat_redis_url = _store.url
 redbeat_key_prefix = _prefix + "redbeat"
 # The lock expires after redbeat_lock_timeout without renewal; the loop
 # renews it every beat_max_loop_interval. Short values mean quick failover.

@@ -20,9 +20,9 @@ from pathlib import Path
 {% endif %}
 
 {% if cookiecutter.message_signing %}
-from {{ cookiecutter.project_slug }}.environment import ConfigurationError, environment
+from {{ cookiecutter.project_slug }}.environment import ConfigurationError, environment, start
 {% else %}
-from {{ cookiecutter.project_slug }}.environment import ConfigurationError
+from {{ cookiecutter.project_slug }}.environment import ConfigurationError, start
 {% endif %}
 
 
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest and parsed.command != "benchmark":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     options = vars(parsed)
+    start()
     try:
         if options["command"] == "config":
             print_config(print)

@@ -1,18 +1,25 @@
 """Typed view of the process environment, validated once at start.
 
-Every process (worker{% if cookiecutter.beat_scheduler != "none" %}, beat{% endif %}{% if cookiecutter.framework == "django" %}, web{% endif %}, tests) reads its connection settings
-here. Development defaults point at services on localhost; with
-``APP_ENV=production`` nothing is defaulted and a missing variable stops the
-process with a message that names it.
+Every process (worker{% if cookiecutter.beat_scheduler != "none" %}, beat{% endif %}{% if cookiecutter.__flower == "yes" %}, Flower{% endif %}{% if cookiecutter.framework == "django" %}, web, manage.py{% endif %}, the command-line tool, tests) reads its
+connection settings here, and every entry point applies the one production rule
+(``start``) before anything else. Development defaults point at services on
+localhost; with ``APP_ENV=production`` nothing is defaulted, and a missing or
+unsafe setting stops the process with one line that names it.
 """
 
 from __future__ import annotations
 
+{% if cookiecutter.framework == 'django' %}
+import os
+{% endif %}
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from {{ cookiecutter.project_slug }} import tls
 
 # Variables production must be given explicitly: credentials and addresses.
 REQUIRED_IN_PRODUCTION = [
@@ -24,6 +31,20 @@ REQUIRED_IN_PRODUCTION = [
     "redis_url",
 {% endif %}
 ]
+# Connections that may use TLS (tls.py).
+URL_SETTINGS = [
+    "celery_broker_url",
+{% if cookiecutter.result_backend in ['redis', 'rpc'] %}
+    "celery_result_backend",
+{% endif %}
+{% if cookiecutter.__needs_redis == 'yes' %}
+    "redis_url",
+{% endif %}
+]
+{% if cookiecutter.framework == 'django' %}
+SETTINGS_PACKAGE = "{{ cookiecutter.project_slug }}.config.settings"
+DEVELOPMENT_SETTINGS = {SETTINGS_PACKAGE + ".local", SETTINGS_PACKAGE + ".test"}
+{% endif %}
 
 
 class ConfigurationError(RuntimeError):
@@ -73,11 +94,68 @@ class Environment(BaseSettings):
     celery_signing_cert: str = "keys/celery-signing.crt"
     celery_signing_cert_store: str = "keys"
 {% endif %}
+    # The certificate authority (and client certificate) of TLS connections;
+    # unset, the system's trust store (tls.py).
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+{% if cookiecutter.__flower == 'yes' %}
+    # user:password[,user:password...]: Flower reads it here (flowerconfig.py).
+    flower_basic_auth: str = ""
+{% endif %}
 
     def missing_in_production(self) -> list[str]:
         if self.app_env != "production":
             return []
         return [name for name in REQUIRED_IN_PRODUCTION if name not in self.model_fields_set]
+
+    def endpoint(self, name: str) -> tls.Endpoint:
+        """The URL setting ``name``, split into the URL a client gets and its TLS settings."""
+        url = getattr(self, name)
+        return tls.endpoint(url, self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+
+    def unsafe_connections(self) -> list[str]:
+        """What is wrong with the TLS settings; unverified TLS only outside production."""
+        problems = []
+        for name in URL_SETTINGS:
+            try:
+                found = self.endpoint(name)
+            except tls.TLSError as error:
+                problems.append(f"{name.upper()}: {error}")
+                continue
+            if self.app_env == "production" and not found.verified:
+                problems.append(
+                    f"{name.upper()} has ssl_cert_reqs={found.cert_reqs}: APP_ENV=production "
+                    "refuses unverified TLS; remove it and set TLS_CA_FILE to the server's CA"
+                )
+            for path in (found.ca_file, found.cert_file, found.key_file):
+                if path and not Path(path).is_file():
+                    problems.append(f"{name.upper()}: TLS file {path} does not exist")
+        return problems
+{% if cookiecutter.__flower == 'yes' %}
+
+    def flower_credentials(self, given: list[str]) -> list[str]:
+        """Flower's basic-auth credentials (``given``, else FLOWER_BASIC_AUTH), checked.
+
+        Flower would accept ``admin:`` (an empty password) and lock everyone out
+        on ``admin``; production refuses to run Flower without credentials.
+        """
+        credentials = [item for item in given if item] or [
+            item.strip() for item in self.flower_basic_auth.split(",") if item.strip()
+        ]
+        if not credentials and self.app_env == "production":
+            raise ConfigurationError(
+                "APP_ENV=production needs FLOWER_BASIC_AUTH=user:password for Flower"
+            )
+        for credential in credentials:
+            user, colon, password = credential.partition(":")
+            if not (user and colon and password):
+                raise ConfigurationError(
+                    f"FLOWER_BASIC_AUTH entry {user or '(empty)'!r} is not user:password "
+                    "with a non-empty user and password"
+                )
+        return credentials
+{% endif %}
 
 
 @cache
@@ -98,4 +176,49 @@ def environment() -> Environment:
             f"APP_ENV=production needs {names}: set them in the environment "
             "(no development default is used in production)"
         )
+    unsafe = env.unsafe_connections()
+    if unsafe:
+        raise ConfigurationError("; ".join(unsafe))
     return env
+{% if cookiecutter.framework == 'django' %}
+
+
+def configure_django(env: Environment) -> None:
+    """DJANGO_SETTINGS_MODULE for this process, then the settings loaded (and checked).
+
+    With APP_ENV=production the default is the production settings, and the
+    development ones are refused.
+    """
+    production = env.app_env == "production"
+    default = SETTINGS_PACKAGE + (".production" if production else ".local")
+    module = os.environ.setdefault("DJANGO_SETTINGS_MODULE", default)
+    if production and module in DEVELOPMENT_SETTINGS:
+        raise ConfigurationError(
+            f"APP_ENV=production refuses DJANGO_SETTINGS_MODULE={module}: "
+            f"unset it, or set it to {default}"
+        )
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.SECRET_KEY  # noqa: B018 (loads the settings: missing secrets stop here)
+    except ImproperlyConfigured as error:
+        raise ConfigurationError(str(error)) from None
+{% endif %}
+
+
+def production_rule() -> Environment:
+    """The one rule for every process: production settings, or a ConfigurationError."""
+    env = environment()
+{% if cookiecutter.framework == 'django' %}
+    configure_django(env)
+{% endif %}
+    return env
+
+
+def start() -> Environment:
+    """``production_rule``, or exit with one line naming what to set (every entry point)."""
+    try:
+        return production_rule()
+    except ConfigurationError as error:
+        raise SystemExit(f"{{ cookiecutter.project_slug }}: {error}") from None

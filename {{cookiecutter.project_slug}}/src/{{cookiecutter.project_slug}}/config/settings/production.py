@@ -6,11 +6,22 @@ https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import DATABASES, env
 
-# Secrets and hosts: no defaults, a missing one stops the process.
+# Secrets and hosts: no defaults; the process stops, naming every missing one.
 # ------------------------------------------------------------------------------
+_missing = [
+    name
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL")
+    if not env.str(name, default="")
+]
+if _missing:
+    raise ImproperlyConfigured(
+        f"production settings need {', '.join(_missing)}: set them in the environment"
+    )
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES["default"] = env.db("DATABASE_URL")

@@ -64,7 +64,9 @@ class RedisStore:
     def from_environment(cls) -> RedisStore:
         env = environment()
         prefix = f"{env.celery_queue_prefix}{{ cookiecutter.project_slug }}"
-        return cls(redis.Redis.from_url(env.redis_url), prefix=prefix)
+        store = env.endpoint("redis_url")  # rediss:// is verified like the broker (tls.py)
+        client = redis.Redis.from_url(store.url, **(store.redis_options() or {}))
+        return cls(client, prefix=prefix)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
