@@ -24,11 +24,11 @@ from celery import Celery
 {% if cookiecutter.broker == 'rabbitmq' %}{% set signals = signals + ['worker_init'] %}{% endif %}
 {% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
 from celery.signals import {{ signals | sort | join(', ') }}
-{% if sentry or otel or cookiecutter.message_signing %}
 
-{% endif %}
 {% if sentry or otel %}
-from {{ cookiecutter.project_slug }} import observability
+from {{ cookiecutter.project_slug }} import observability, worker_steps
+{% else %}
+from {{ cookiecutter.project_slug }} import worker_steps
 {% endif %}
 {% if cookiecutter.message_signing %}
 from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
@@ -45,6 +45,9 @@ app = Celery(
     task_cls="{{ cookiecutter.project_slug }}.tasking.base:BaseTask",
 )
 app.config_from_object("{{ cookiecutter.project_slug }}.celeryconfig")
+# Progress for the health check, a watchdog, and a guard for the remote control.
+app.steps["worker"].add(worker_steps.Progress)
+app.steps["consumer"].add(worker_steps.CommandsOnlyBroadcasts)
 {% if cookiecutter.message_signing %}
 # Every message is signed, and only signed messages are accepted.
 # https://docs.celeryq.dev/en/stable/userguide/security.html#message-signing
