@@ -45,7 +45,12 @@ from {{ cookiecutter.project_slug }}.health import Unhealthy
 BEAT_LIVENESS_FILE = Path("var/beat.alive")
 BEAT_STALE_AFTER = 90.0
 {% endif %}
+{% if django or flower %}
+{% if not beat %}
+
+{% endif %}
 TIMEOUT = 5.0
+{% endif %}
 
 
 def check_worker(name: str) -> None:

@@ -37,16 +37,20 @@ EXIT_STUCK = 70
 
 
 class Progress(bootsteps.StartStopStep):
-    """Writes ``var/health/NODE.json`` every few seconds and applies the health rule to itself."""
+    """Writes ``var/health/NODE.json`` from the event loop; a watchdog thread judges it.
+
+    The watchdog is a thread because a worker may be stuck in its event loop
+    (see the README, "Known issues"): then only a thread can still act.
+    """
 
     requires = ("celery.worker.components:Timer",)
 
     def __init__(self, worker, **kwargs) -> None:
         super().__init__(worker, **kwargs)
         self.worker = worker
-        self.stopping = False
         self.timer_entry = None
         self.state: health.WorkerState | None = None
+        self.stopped = threading.Event()
 
     def start(self, worker) -> None:
         now = time.time()
@@ -64,8 +68,10 @@ class Progress(bootsteps.StartStopStep):
         signals.task_received.connect(self.on_received, weak=False)
         self.record()
         self.timer_entry = worker.timer.call_repeatedly(health.RECORD_EVERY, self.record)
+        threading.Thread(target=self.watch, name="health-watchdog", daemon=True).start()
 
     def stop(self, worker) -> None:
+        self.stopped.set()
         signals.task_received.disconnect(self.on_received)
         if self.timer_entry is not None:
             self.timer_entry.cancel()
@@ -79,9 +85,7 @@ class Progress(bootsteps.StartStopStep):
         # Kombu keeps a Redis queue as one list per priority step.
         options = worker.app.conf.broker_transport_options or {}
         steps = options.get("priority_steps", PRIORITY_STEPS)
-        return [
-            f"{name}{Channel.sep}{step}" if step else name for name in names for step in steps
-        ]
+        return [f"{name}{Channel.sep}{step}" if step else name for name in names for step in steps]
 {% else %}
         return names
 {% endif %}
@@ -91,10 +95,11 @@ class Progress(bootsteps.StartStopStep):
         self.state.last_fetch_at = time.time()
 
     def record(self) -> None:
+        """In the event loop: what the worker does now, and proof that the loop runs."""
         state = self.state
         now = time.time()
         running = [r.time_start for r in list(worker_state.active_requests) if r.time_start]
-        state.active = len(worker_state.active_requests)
+        state.active = len(running)
         state.finished = worker_state.all_total_count[0]
         state.oldest_task_started_at = min(running, default=None)
         if self.window_full():
@@ -103,30 +108,41 @@ class Progress(bootsteps.StartStopStep):
             state.last_fetch_at = now
         state.written_at = now
         health.write_state(state)
-        if not self.stopping:
-            problem = health.verdict(state, lambda: health.ready_messages_or_none(state.queues))
-            if problem:
-                self.stop_worker(problem)
 
     def window_full(self) -> bool:
         qos = getattr(self.worker.consumer, "qos", None)
         window = qos.value if qos is not None else 0
         return bool(window) and len(worker_state.reserved_requests) >= window
 
-    def stop_worker(self, problem: str) -> None:
-        """A graceful stop first (as an orchestrator's), then an exit if that hangs."""
-        self.stopping = True
-        grace = self.state.time_limit + self.worker.app.conf.worker_soft_shutdown_timeout + 30
+    def watch(self) -> None:
+        """In a thread: apply the health rule to this worker, and stop it when it fails."""
+        while not self.stopped.wait(health.RECORD_EVERY):
+            state = self.state
+            problem = health.verdict(state, lambda: health.ready_messages_or_none(state.queues))
+            if problem:
+                blocked = time.time() - state.written_at > health.STATE_STALE_AFTER
+                self.stop_worker(problem, blocked)
+                return
+
+    def stop_worker(self, problem: str, blocked: bool) -> None:
+        """A graceful stop first (as an orchestrator's), then an exit if that does not end it.
+
+        A blocked event loop cannot run the graceful stop: it gets a short grace.
+        """
+        if blocked:
+            grace = health.STATE_STALE_AFTER
+        else:
+            grace = self.state.time_limit + self.worker.app.conf.worker_soft_shutdown_timeout + 30
         logger.critical(
             "%s: stopping this worker so that its restart policy starts a fresh one; "
             "its unacknowledged messages are delivered again (exit in at most %.0f s)",
             problem,
             grace,
         )
-        deadline = threading.Timer(grace, os._exit, (EXIT_STUCK,))
-        deadline.daemon = True
-        deadline.start()
         os.kill(os.getpid(), signal.SIGTERM)
+        if not self.stopped.wait(grace):
+            logger.critical("worker did not stop within %.0f s: exiting", grace)
+            os._exit(EXIT_STUCK)
 
 
 class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
