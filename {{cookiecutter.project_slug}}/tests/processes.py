@@ -78,10 +78,12 @@ class Journal:
 class ProcessWorker:
     """``celery worker`` for one worker group of the topology, in a process of its own."""
 
-    def __init__(self, group: topology.Worker, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, group: topology.Worker, log_dir: Path, env: dict[str, str], hostname: str = ""
+    ) -> None:
         prefix = os.environ["CELERY_QUEUE_PREFIX"]
         self.group = group
-        self.hostname = f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
+        self.hostname = hostname or f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
         self.log = log_dir / f"{self.hostname}.log"
         command = [
             sys.executable,

@@ -45,6 +45,12 @@ class Progress(bootsteps.StartStopStep):
 
     requires = ("celery.worker.components:Timer",)
 
+    def include_if(self, worker) -> bool:
+        # Not in a test's in-process worker: the watchdog would stop the tests.
+        from celery.contrib.testing.worker import TestWorkController
+
+        return not isinstance(worker, TestWorkController)
+
     def __init__(self, worker, **kwargs) -> None:
         super().__init__(worker, **kwargs)
         self.worker = worker
@@ -116,8 +122,8 @@ class Progress(bootsteps.StartStopStep):
 
     def watch(self) -> None:
         """In a thread: apply the health rule to this worker, and stop it when it fails."""
+        state = self.state
         while not self.stopped.wait(health.RECORD_EVERY):
-            state = self.state
             problem = health.verdict(state, lambda: health.ready_messages_or_none(state.queues))
             if problem:
                 blocked = time.time() - state.written_at > health.STATE_STALE_AFTER
