@@ -149,13 +149,22 @@ def publish(broker, keys) -> None:
             chaos_tasks.apply_effect.apply_async((key,), queue=queue, connection=connection)
 
 
-def broadcast_a_string(broker) -> None:
-    """A control broadcast whose body is not a command, as another application may send."""
+def broadcast(broker, body, serializer: str = "json") -> None:
+    """Publish ``body`` on the remote-control exchange of ``broker``.
+
+    ``app.control`` would publish on the test broker, whatever connection it is given.
+    """
     with app.connection_for_write(broker.url) as connection:
         mailbox = app.control.mailbox(connection)
-        connection.Producer(serializer="json").publish(
-            "not a command", exchange=mailbox.exchange, routing_key="", declare=[mailbox.exchange]
+        connection.Producer(serializer=serializer).publish(
+            body, exchange=mailbox.exchange, routing_key="", declare=[mailbox.exchange]
         )
+
+
+def cancel_consumer(broker, node: str, queue: str) -> None:
+    """``celery control cancel_consumer``: the worker stays up and stops fetching from ``queue``."""
+    command = {"method": "cancel_consumer", "arguments": {"queue": queue}, "destination": [node]}
+    broadcast(broker, command, serializer=app.conf.task_serializer)
 
 
 def wait_unhealthy(name: str, broker, timeout: float) -> None:
@@ -179,7 +188,8 @@ def test_undecodable_broadcast_after_child_replaced_does_not_stall(
     first, second = key_batch(6), key_batch(6)
     publish(health_broker, first)
     journal.wait_completed(first, timeout=60)
-    broadcast_a_string(health_broker)
+    # A broadcast whose body is a string, as another application's may decode to.
+    broadcast(health_broker, "not a command")
     wait_for(lambda: "dropped a control broadcast" in worker.output(), 30, "broadcast dropped")
     publish(health_broker, second)
     journal.wait_completed(second, timeout=60)
@@ -195,17 +205,12 @@ def test_undecodable_broadcast_after_child_replaced_does_not_stall(
 def test_worker_that_stops_fetching_is_unhealthy_stopped_and_its_tasks_run_once(
     start_worker, health_broker, journal, figures
 ):
-    """Alive but not fetching: the healthcheck fails, the watchdog stops it, a new worker runs all."""
+    """Alive, not fetching: the healthcheck fails, its watchdog stops it, a new worker runs all."""
     worker, name = start_worker()
     result = healthcheck(name, health_broker)
     assert result.returncode == 0, f"idle on empty queues must be healthy: {result.stderr}"
-    with app.connection_for_write(health_broker.url) as connection:
-        app.control.cancel_consumer(
-            app.conf.task_default_queue,
-            destination=[worker.hostname],
-            connection=connection,
-            reply=True,
-        )
+    cancel_consumer(health_broker, worker.hostname, app.conf.task_default_queue)
+    wait_for(lambda: "Canceling queue" in worker.output(), 30, "the consumer cancelled")
     batch = key_batch(8)
     publish(health_broker, batch)
     started = time.monotonic()
