@@ -1,4 +1,5 @@
 {% set rabbitmq = cookiecutter.broker == 'rabbitmq' %}
+{% set priority_lists = not rabbitmq and cookiecutter.queue_topology == 'priority' %}
 """Worker health measured by progress, not by a ping.
 
 A worker that answers a ping may still have stopped fetching tasks, so the
@@ -49,7 +50,7 @@ class WorkerState:
     concurrency: int
     time_limit: float  # seconds; the group's hard time limit
     stall_after: float  # seconds without a fetch, with ready messages and free slots
-    queues: list[str]  # what to ask the broker about: {{ 'queue names' if rabbitmq else 'queue lists, with their priority lists' }}
+    queues: list[str]  # what to ask the broker about: {{ 'queue lists, one per priority' if priority_lists else 'queue names' }}
     started_at: float  # wall-clock seconds, as every time below
     written_at: float
     fetched: int = 0
@@ -134,7 +135,7 @@ def ready_messages(queues: list[str]) -> int:
 
 
 def ready_messages(queues: list[str]) -> int:
-    """Messages ready in these Redis lists (a queue and its priority lists)."""
+    """Messages ready in these Redis lists."""
     import redis
 
     from {{ cookiecutter.project_slug }}.environment import environment

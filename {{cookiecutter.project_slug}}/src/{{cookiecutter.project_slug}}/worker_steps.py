@@ -1,4 +1,4 @@
-{% set redis = cookiecutter.broker == 'redis' %}
+{% set priority_lists = cookiecutter.broker == 'redis' and cookiecutter.queue_topology == 'priority' %}
 """Bootsteps every worker of this project runs (registered in ``celery_app.py``).
 
 - ``Progress`` records the worker's progress for the health check
@@ -22,8 +22,8 @@ import time
 from celery import bootsteps, signals
 from celery.worker import state as worker_state
 from celery.worker.consumer.control import Control
-{% if redis %}
-from kombu.transport.redis import PRIORITY_STEPS, Channel
+{% if priority_lists %}
+from kombu.transport.redis import Channel
 {% endif %}
 
 from {{ cookiecutter.project_slug }} import health
@@ -87,10 +87,9 @@ class Progress(bootsteps.StartStopStep):
     @staticmethod
     def broker_queues(worker) -> list[str]:
         names = list(worker.app.amqp.queues.consume_from)
-{% if redis %}
-        # Kombu keeps a Redis queue as one list per priority step.
-        options = worker.app.conf.broker_transport_options or {}
-        steps = options.get("priority_steps", PRIORITY_STEPS)
+{% if priority_lists %}
+        # Kombu keeps a Redis queue as one list per priority step (celeryconfig.py).
+        steps = worker.app.conf.broker_transport_options["priority_steps"]
         return [f"{name}{Channel.sep}{step}" if step else name for name in names for step in steps]
 {% else %}
         return names
