@@ -1,3 +1,4 @@
+{% set django = cookiecutter.framework == 'django' %}
 """Worker health by progress (health.py): the rule, and real workers judged by it.
 
 The rule's cases are checked on recorded states; the chaos tests run real
@@ -180,6 +181,10 @@ def key_batch(count: int) -> list[str]:
 
 
 @pytest.mark.chaos
+{% if django %}
+# Workers use the test database, which exists while a django_db test runs.
+@pytest.mark.django_db(transaction=True)
+{% endif %}
 def test_undecodable_broadcast_after_child_replaced_does_not_stall(
     start_worker, health_broker, journal, figures
 ):
@@ -202,6 +207,10 @@ def test_undecodable_broadcast_after_child_replaced_does_not_stall(
 
 
 @pytest.mark.chaos
+{% if django %}
+# Workers use the test database, which exists while a django_db test runs.
+@pytest.mark.django_db(transaction=True)
+{% endif %}
 def test_worker_that_stops_fetching_is_unhealthy_stopped_and_its_tasks_run_once(
     start_worker, health_broker, journal, figures
 ):
