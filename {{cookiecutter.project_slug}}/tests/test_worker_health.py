@@ -116,15 +116,16 @@ def health_broker(chaos_dir):
     broker = PrivateBroker(directory)
     broker.start()
     yield broker
-    for worker in STARTED_WORKERS:
-        worker.stop()
-    STARTED_WORKERS.clear()
     broker.stop()
 
 
 @pytest.fixture
 def start_worker(chaos_dir, journal, health_broker, worker_environment):
-    """Starts a worker of the default group on the private broker, named as compose names it."""
+    """Starts workers of the default group on the private broker, named as compose names them.
+
+    Each test stops its own, so that none consumes the next test's tasks.
+    """
+    started = []
 
     def start(**group_changes) -> tuple[ProcessWorker, str]:
         name = f"health-{uuid.uuid4().hex[:8]}"
@@ -137,10 +138,14 @@ def start_worker(chaos_dir, journal, health_broker, worker_environment):
         }
         hostname = f"{name}@{socket.gethostname()}"
         worker = ProcessWorker(group, chaos_dir, environment, hostname=hostname)
+        started.append(worker)
         STARTED_WORKERS.append(worker)
         return worker.wait_ready(), name
 
-    return start
+    yield start
+    for worker in started:
+        worker.stop()
+        STARTED_WORKERS.remove(worker)
 
 
 def publish(broker, keys) -> None:
@@ -150,14 +155,14 @@ def publish(broker, keys) -> None:
             chaos_tasks.apply_effect.apply_async((key,), queue=queue, connection=connection)
 
 
-def broadcast(broker, body, serializer: str = "json") -> None:
-    """Publish ``body`` on the remote-control exchange of ``broker``.
+def broadcast(broker, body) -> None:
+    """Publish ``body`` on the remote-control exchange of ``broker``, serialized as tasks are.
 
     ``app.control`` would publish on the test broker, whatever connection it is given.
     """
     with app.connection_for_write(broker.url) as connection:
         mailbox = app.control.mailbox(connection)
-        connection.Producer(serializer=serializer).publish(
+        connection.Producer(serializer=app.conf.task_serializer).publish(
             body, exchange=mailbox.exchange, routing_key="", declare=[mailbox.exchange]
         )
 
@@ -165,7 +170,7 @@ def broadcast(broker, body, serializer: str = "json") -> None:
 def cancel_consumer(broker, node: str, queue: str) -> None:
     """``celery control cancel_consumer``: the worker stays up and stops fetching from ``queue``."""
     command = {"method": "cancel_consumer", "arguments": {"queue": queue}, "destination": [node]}
-    broadcast(broker, command, serializer=app.conf.task_serializer)
+    broadcast(broker, command)
 
 
 def wait_unhealthy(name: str, broker, timeout: float) -> None:
