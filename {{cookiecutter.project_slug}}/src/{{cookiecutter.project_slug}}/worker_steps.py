@@ -1,4 +1,5 @@
-{% set priority_lists = cookiecutter.broker == 'redis' and cookiecutter.queue_topology == 'priority' %}
+{% set redis = cookiecutter.broker == 'redis' %}
+{% set priority_lists = redis and cookiecutter.queue_topology == 'priority' %}
 """Bootsteps every worker of this project runs (registered in ``celery_app.py``).
 
 - ``Progress`` records the worker's progress for the health check
@@ -40,7 +41,11 @@ class Progress(bootsteps.StartStopStep):
     """Writes ``var/health/NODE.json`` from the event loop; a watchdog thread judges it.
 
     The watchdog is a thread because a worker may be stuck in its event loop
+{% if redis %}
     (see the README, "Known issues"): then only a thread can still act.
+{% else %}
+    (a blocked loop runs no timer): then only a thread can still act.
+{% endif %}
     """
 
     requires = ("celery.worker.components:Timer",)
@@ -155,9 +160,14 @@ class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
 
     Celery restarts the remote-control consumer when handling a broadcast raises
     (a body that is not a dict, such as another application's message on the
-    same broker). With Celery/Kombu 5.7.0 on Redis, a worker that has replaced a
-    pool process then stops fetching tasks while it still answers pings (see
-    the README, "Known issues"). A bad broadcast is logged and dropped instead.
+    same broker).
+{% if redis %}
+    With Celery/Kombu 5.7.0 on Redis, a worker that has replaced a pool
+    process then stops fetching tasks (see the README, "Known issues").
+{% else %}
+    Restarting it does nothing for a bad message.
+{% endif %}
+    A bad broadcast is logged and dropped instead.
     """
 
     requires = (Control,)
