@@ -133,9 +133,11 @@ class Journal:
 class ProcessWorker:
     """``celery worker`` for one worker group of the topology, in a process of its own."""
 
-    def __init__(self, group: topology.Worker, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, group: topology.Worker, log_dir: Path, env: dict[str, str], hostname: str = ""
+    ) -> None:
         self.group = group
-        self.hostname = f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
+        self.hostname = hostname or f"{group.name}-{uuid.uuid4().hex[:8]}@chaos"
         self.log = log_dir / f"{self.hostname}.log"
         # The launcher a deployment runs, with the group's options from the topology.
         command = [

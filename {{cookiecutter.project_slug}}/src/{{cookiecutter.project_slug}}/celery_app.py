@@ -30,7 +30,9 @@ from celery import Celery
 from celery.signals import {{ signals | sort | join(', ') }}
 
 {% if sentry or otel %}
-from {{ cookiecutter.project_slug }} import observability
+from {{ cookiecutter.project_slug }} import observability, worker_steps
+{% else %}
+from {{ cookiecutter.project_slug }} import worker_steps
 {% endif %}
 from {{ cookiecutter.project_slug }}.environment import start
 {% if cookiecutter.message_signing %}
@@ -51,6 +53,9 @@ app = Celery(
     task_cls="{{ cookiecutter.project_slug }}.tasking.base:BaseTask",
 )
 app.config_from_object("{{ cookiecutter.project_slug }}.celeryconfig")
+# Progress for the health check, a watchdog, and a guard for the remote control.
+app.steps["worker"].add(worker_steps.Progress)
+app.steps["consumer"].add(worker_steps.CommandsOnlyBroadcasts)
 {% if cookiecutter.message_signing %}
 # Every message is signed, and only signed messages are accepted.
 # https://docs.celeryq.dev/en/stable/userguide/security.html#message-signing

@@ -79,6 +79,9 @@ class Environment(BaseSettings):
     # derived from the longest time limit, countdown and backoff (celeryconfig.py).
     celery_visibility_timeout: int | None = None
 {% endif %}
+    # Seconds a worker with ready messages and free pool slots may fetch
+    # nothing before it counts as stuck and stops itself (health.py).
+    worker_stall_timeout: float = 60.0
     # Prefix for queue names, so that several test runs can share one broker.
     celery_queue_prefix: str = ""
     # The worker group of this process: set by the launcher (python -m {{ cookiecutter.project_slug }}.worker).

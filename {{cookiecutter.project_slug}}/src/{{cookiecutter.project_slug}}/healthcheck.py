@@ -6,7 +6,8 @@
 The compose files run these. Each exits 0 when the process answers, and 1
 with a one-line reason when it does not:
 
-- ``worker NAME``: the worker group's node on this host answers a ping.
+- ``worker NAME``: the worker group's node on this host makes progress
+  (``health.py``: fetching, idle on empty queues, or busy within its limits).
 {% if beat %}
 - ``beat``: beat woke up recently (its scheduler touches a liveness file).
 {% endif %}
@@ -32,30 +33,29 @@ import sys
 {% if beat %}
 import time
 from pathlib import Path
+{% endif %}
+
+from {{ cookiecutter.project_slug }} import health
+from {{ cookiecutter.project_slug }}.health import Unhealthy
+{% if beat %}
 
 # Beat touches this file each time it wakes up (tasking/beat.py), at least
 # every beat_max_loop_interval seconds (celeryconfig.py keeps that at 30 or
 # less). Three missed wake-ups mean beat is stuck.
 BEAT_LIVENESS_FILE = Path("var/beat.alive")
 BEAT_STALE_AFTER = 90.0
-{% else %}
+{% endif %}
+{% if django or flower %}
+{% if not beat %}
 
 {% endif %}
 TIMEOUT = 5.0
-
-
-class Unhealthy(Exception):
-    """The process did not answer; the message says how."""
+{% endif %}
 
 
 def check_worker(name: str) -> None:
-    from {{ cookiecutter.project_slug }}.celery_app import app
-
     # Workers are started with --hostname=NAME@%h, and %h is this host's name.
-    node = f"{name}@{socket.gethostname()}"
-    replies = app.control.ping(destination=[node], timeout=TIMEOUT)
-    if not any(node in reply for reply in replies):
-        raise Unhealthy(f"worker {node} did not answer a ping within {TIMEOUT:.0f} s")
+    health.check(f"{name}@{socket.gethostname()}")
 {% if beat %}
 
 
@@ -96,7 +96,7 @@ def check_flower() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.project_slug }}.healthcheck")
     processes = parser.add_subparsers(dest="process", required=True)
-    worker = processes.add_parser("worker", help="the worker group NAME answers a ping")
+    worker = processes.add_parser("worker", help="the worker group NAME makes progress")
     worker.add_argument("name", help="worker group, as in topology.WORKERS")
 {% if beat %}
     processes.add_parser("beat", help="beat woke up recently")
