@@ -6,6 +6,7 @@ Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#custom-task-classe
 from __future__ import annotations
 
 import logging
+import time
 {% if cookiecutter.broker == 'redis' %}
 from datetime import UTC, datetime
 {% endif %}
@@ -15,6 +16,7 @@ from celery.contrib.django.task import DjangoTask as Task
 {% else %}
 from celery import Task
 {% endif %}
+from celery.exceptions import Reject
 from kombu.serialization import dumps
 
 {% if cookiecutter.broker == 'redis' %}
@@ -75,6 +77,8 @@ class BaseTask(Task):
     retry_backoff_max = retry.RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = retry.MAX_RETRIES
+    # Acknowledges a message only once its outcome is durable (tasking/outcomes.py).
+    Request = "{{ cookiecutter.project_slug }}.tasking.outcomes:DurableRequest"
 
     def apply_async(self, args=None, kwargs=None, **options):
 {% if cookiecutter.broker == 'redis' %}
@@ -108,7 +112,14 @@ class BaseTask(Task):
         wait = getattr(exc, "retry_after", None)
         if wait is not None and eta is None:
             countdown = max(countdown or 0, wait)
-        return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+        try:
+            return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+        except Reject as rejected:
+            if rejected.requeue:
+                raise
+            # Celery rejects the message when the retry cannot be published:
+            # give it back to the broker instead, or the task is lost.
+            raise Reject(rejected.reason, requeue=True) from exc
 
     def before_start(self, task_id, args, kwargs):
         """Refuses an oversized message from any publisher: it becomes a dead letter."""
@@ -132,10 +143,16 @@ class BaseTask(Task):
         )
         try:
             recorded = store().record_dead_letter(letter)
-        except Exception:
-            # The store is down: the log line is the last record, keep it complete.
-            logger.exception("could not record dead letter %r", letter)
-            raise
+        except Exception as unrecorded:
+            # The store is down: the message goes back to the broker, after a
+            # pause so that it does not spin until the store is back.
+            logger.exception(
+                "could not record dead letter %r: its message goes back to the broker in %d s",
+                letter,
+                retry.REQUEUE_DELAY,
+            )
+            time.sleep(retry.REQUEUE_DELAY)
+            raise Reject(unrecorded, requeue=True) from unrecorded
         logger.error(
             "task %s[%s] failed for good after %d retries: %s (dead letter %s)",
             self.name,
