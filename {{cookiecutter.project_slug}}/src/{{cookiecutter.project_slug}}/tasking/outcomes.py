@@ -4,8 +4,13 @@ Anything else gives it back to the broker. A message that keeps ending
 without an outcome (its pool process killed by a segfault or the OOM killer,
 its dead letter not recorded) becomes a dead letter after
 ``retry.MAX_RUNS_WITHOUT_OUTCOME`` runs, on either broker. Messages the
-worker refuses before any task runs (unknown task name, {% if cookiecutter.message_signing %}untrusted or missing
-signature, {% endif %}undecodable body) are recorded as dead letters too.
+{% if cookiecutter.message_signing %}
+worker refuses before any task runs (unknown task name, untrusted or missing
+signature, undecodable body) are recorded as dead letters too.
+{% else %}
+worker refuses before any task runs (unknown task name, undecodable body)
+are recorded as dead letters too.
+{% endif %}
 
 Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#requests-and-custom-requests
 """
