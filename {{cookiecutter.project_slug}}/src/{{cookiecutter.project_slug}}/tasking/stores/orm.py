@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,6 +25,13 @@ def _letter(row: models.DeadLetter) -> DeadLetter:
     )
 
 
+def _drop_broken_connection() -> None:
+    """Reconnect after an outage: the worker's main process, which records
+    dead letters too, has no request cycle to renew its connection."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 class OrmStore:
     @contextmanager
     def claim(self, key: str) -> Iterator[bool]:
@@ -40,6 +47,7 @@ class OrmStore:
             yield True
 
     def record_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        _drop_broken_connection()
         row = models.DeadLetter.objects.create(
             **{name: getattr(letter, name) for name in _FIELDS},
             failed_at=letter.failed_at,
@@ -62,6 +70,7 @@ class OrmStore:
         return deleted
 
     def count_run_without_outcome(self, key: str) -> int:
+        _drop_broken_connection()
         now = timezone.now()
         models.RunCount.objects.filter(
             updated_at__lt=now - timedelta(seconds=RUN_COUNT_TTL_S)
