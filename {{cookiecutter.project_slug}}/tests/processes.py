@@ -330,10 +330,10 @@ class DatabaseLink:
 
     def down(self) -> None:
         """Refuse new connections and cut the open ones, as a lost database does."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
         with self._lock:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
             for connection in self._connections:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
@@ -352,6 +352,10 @@ class DatabaseLink:
                 client.close()
                 continue
             with self._lock:
+                if self._server is not server:  # cut while this one was connecting
+                    client.close()
+                    upstream.close()
+                    continue
                 self._connections += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()

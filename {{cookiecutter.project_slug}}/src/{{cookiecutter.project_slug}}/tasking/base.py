@@ -6,7 +6,6 @@ Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#custom-task-classe
 from __future__ import annotations
 
 import logging
-import time
 {% if cookiecutter.broker == 'redis' %}
 from datetime import UTC, datetime
 {% endif %}
@@ -144,14 +143,8 @@ class BaseTask(Task):
         try:
             recorded = store().record_dead_letter(letter)
         except Exception as unrecorded:
-            # The store is down: the message goes back to the broker, after a
-            # pause so that it does not spin until the store is back.
-            logger.exception(
-                "could not record dead letter %r: its message goes back to the broker in %d s",
-                letter,
-                retry.REQUEUE_DELAY,
-            )
-            time.sleep(retry.REQUEUE_DELAY)
+            # The store is down: the message goes back to the broker (tasking/outcomes.py).
+            logger.exception("could not record dead letter %r: its message goes back", letter)
             raise Reject(unrecorded, requeue=True) from unrecorded
         logger.error(
             "task %s[%s] failed for good after %d retries: %s (dead letter %s)",

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 
-from celery.exceptions import NotRegistered
+from billiard.exceptions import Terminated, TimeLimitExceeded, WorkerLostError
+from celery.exceptions import Ignore, NotRegistered, Reject, Retry
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
+from kombu.asynchronous import get_event_loop
 
 from {{ cookiecutter.project_slug }}.tasking import retry
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
@@ -36,50 +38,64 @@ class DurableRequest(Request):
     _failure: BaseException | None = None
 
     def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
-        exc = exc_info.exception
-        self._failure = getattr(exc, "exc", exc)  # unwrapped from ExceptionWithTraceback
+        exc = getattr(exc_info.exception, "exc", exc_info.exception)  # ExceptionWithTraceback
+        self._failure = exc
+        if _outcome_unrecorded(exc, internal=getattr(exc_info, "internal", False), ok=return_ok):
+            exc_info.exception = Reject(exc, requeue=True)
         return super().on_failure(exc_info, send_failed_event, return_ok)
 
     def reject(self, requeue=False):
         """Gives a failed run's message back, unless it ran too often: then a dead letter."""
-        if requeue and self._failure is not None and self._record_if_ran_too_often():
-            self.acknowledge()
+        if not (requeue and self._failure is not None):
+            super().reject(requeue=requeue)
             return
-        super().reject(requeue=requeue)
+        try:
+            ran_too_often = self._record_if_ran_too_often()
+        except Exception:
+            logger.exception(
+                "could not count the runs of task %s[%s]: "
+                "its message goes back to the broker in %d s",
+                self.name,
+                self.id,
+                retry.REQUEUE_DELAY,
+            )
+            # Later, without blocking the worker, so it does not spin while the store is down.
+            loop = get_event_loop()
+            if loop is not None:
+                loop.call_later(retry.REQUEUE_DELAY, super().reject, True)
+                return
+            ran_too_often = False
+        if ran_too_often:
+            self.acknowledge()
+        else:
+            super().reject(requeue=True)
 
     def _record_if_ran_too_often(self) -> bool:
         retries = self._request_dict.get("retries") or 0
         exc = self._failure
-        try:
-            runs = store().count_run_without_outcome(f"{self.id}:{retries}")
-            if runs < retry.MAX_RUNS_WITHOUT_OUTCOME:
-                logger.warning(
-                    "task %s[%s] ended without an outcome (run %d of at most %d): %r",
-                    self.name,
-                    self.id,
-                    runs,
-                    retry.MAX_RUNS_WITHOUT_OUTCOME,
-                    exc,
-                )
-                return False
-            recorded = store().record_dead_letter(
-                DeadLetter(
-                    task_name=self.name,
-                    task_id=self.id,
-                    args=list(self.args or ()),
-                    kwargs=dict(self.kwargs or {}),
-                    queue=(self.delivery_info or {}).get("routing_key") or "",
-                    exception=f"{type(exc).__name__}: {exc} ({runs} runs without an outcome)",
-                    traceback="",
-                    retries=retries,
-                )
-            )
-        except Exception:
-            # The store is down: the broker keeps the message, and it runs again.
-            logger.exception(
-                "could not count or record the runs of task %s[%s]", self.name, self.id
+        runs = store().count_run_without_outcome(f"{self.id}:{retries}")
+        if runs < retry.MAX_RUNS_WITHOUT_OUTCOME:
+            logger.warning(
+                "task %s[%s] ended without an outcome (run %d of at most %d): %r",
+                self.name,
+                self.id,
+                runs,
+                retry.MAX_RUNS_WITHOUT_OUTCOME,
+                exc,
             )
             return False
+        recorded = store().record_dead_letter(
+            DeadLetter(
+                task_name=self.name,
+                task_id=self.id,
+                args=list(self.args or ()),
+                kwargs=dict(self.kwargs or {}),
+                queue=(self.delivery_info or {}).get("routing_key") or "",
+                exception=f"{type(exc).__name__}: {exc} ({runs} runs without an outcome)",
+                traceback="",
+                retries=retries,
+            )
+        )
         logger.error(
             "task %s[%s] ran %d times without an outcome: dead letter %s",
             self.name,
@@ -88,6 +104,31 @@ class DurableRequest(Request):
             recorded.id,
         )
         return True
+
+
+# Outcomes the worker already handles: a retry, a deliberate reject or ignore,
+# a lost or terminated pool process, a hard time limit.
+_HANDLED = (
+    Reject,
+    Ignore,
+    Retry,
+    Terminated,
+    WorkerLostError,
+    TimeLimitExceeded,
+    SystemExit,
+    KeyboardInterrupt,
+    MemoryError,
+)
+
+
+def _outcome_unrecorded(exc: BaseException, internal: bool, ok: bool) -> bool:
+    """Whether a failure was raised outside the task body, so its outcome was never recorded.
+
+    For example a retry or a result the result backend could not store: the
+    message must go back to the broker, not be acknowledged or dead-lettered
+    by the broker.
+    """
+    return not isinstance(exc, _HANDLED) and (internal or not ok)
 
 
 def refused_letter(message, exc: BaseException) -> DeadLetter:
