@@ -479,19 +479,22 @@ def database_link():
 
 
 def test_database_down_then_back_applies_every_task_once(
-    process_workers, database_link, worker_environment, journal, figures
+    process_workers, private_broker, database_link, worker_environment, journal, figures
 ):
     """The database goes away under the workers and comes back: every task applied once.
 
     Its errors are transient, so tasks retry; when the retries run out while it
     is still down, the dead letter cannot be recorded either, and the message
-    goes back to the broker instead of being acknowledged.
+    goes back to the broker instead of being acknowledged. On the private
+    broker, where no other worker takes the messages.
     """
     url = urlsplit(worker_environment["DATABASE_URL"])
     through_link = url._replace(
         netloc=f"{url.username}:{url.password}@127.0.0.1:{database_link.port}"
     )
-    worker = process_workers(DATABASE_URL=urlunsplit(through_link))
+    worker = process_workers(
+        CELERY_BROKER_URL=private_broker.url, DATABASE_URL=urlunsplit(through_link)
+    )
     batch = keys(10)
     database_link.down()
 {% else %}
@@ -510,20 +513,24 @@ def private_store(chaos_dir):
 
 
 def test_store_down_then_back_applies_every_task_once(
-    process_workers, private_store, journal, figures
+    process_workers, private_broker, private_store, journal, figures
 ):
     """The Redis store goes away under the workers and comes back: every task applied once.
 
     Its errors are transient, so tasks retry; when the retries run out while it
     is still down, the dead letter cannot be recorded either, and the message
-    goes back to the broker instead of being acknowledged.
+    goes back to the broker instead of being acknowledged. On the private
+    broker, where no other worker takes the messages.
     """
-    worker = process_workers(REDIS_URL=private_store.url)
+    worker = process_workers(CELERY_BROKER_URL=private_broker.url, REDIS_URL=private_store.url)
     batch = keys(10)
     private_store.stop()
 {% endif %}
-    for key in batch:
-        chaos_tasks.apply_effect_retried_once.apply_async((key,), queue=default_queue())
+    with app.connection_for_write(private_broker.url) as connection:
+        for key in batch:
+            chaos_tasks.apply_effect_retried_once.apply_async(
+                (key,), queue=default_queue(), connection=connection
+            )
     wait_for(
         lambda: worker.output().count("goes back to the broker") >= len(batch),
         120,
@@ -554,15 +561,21 @@ def test_store_down_then_back_applies_every_task_once(
     assert all(started[key] >= 2 for key in batch), "a failed run was acknowledged"
 
 
-def test_task_that_kills_its_process_becomes_a_dead_letter(process_workers, journal, figures):
+def test_task_that_kills_its_process_becomes_a_dead_letter(
+    process_workers, private_broker, journal, figures
+):
     """A poison pill (a segfault, the OOM killer) runs a few times, then is a dead letter.
 
     Not redelivered for ever: its runs are counted in the store, on either broker.
+    On the private broker, where no other worker takes the messages.
     """
-    worker = process_workers()
+    worker = process_workers(CELERY_BROKER_URL=private_broker.url)
     poison, *healthy = keys(3)
-    sent = chaos_tasks.kill_own_process.apply_async((poison,), queue=default_queue())
-    publish(healthy)
+    with app.connection_for_write(private_broker.url) as connection:
+        sent = chaos_tasks.kill_own_process.apply_async(
+            (poison,), queue=default_queue(), connection=connection
+        )
+    publish(healthy, url=private_broker.url)
     wait_for(lambda: dead_letters_of({sent.id}), 60, "the poison pill dead-lettered")
     journal.wait_completed(healthy, timeout=60)
     time.sleep(2)  # a further run would show up by now
