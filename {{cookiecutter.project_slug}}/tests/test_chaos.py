@@ -38,8 +38,11 @@ from celery.security.certificate import Certificate
 from celery.security.key import PrivateKey
 from celery.security.serialization import SecureSerializer
 {% endif %}
+{% if rabbitmq %}
+from kombu import Queue
+{% endif %}
 from kombu.exceptions import OperationalError
-{% if cookiecutter.message_signing %}
+{% if rabbitmq or cookiecutter.message_signing %}
 from kombu.serialization import dumps
 {% endif %}
 
@@ -400,8 +403,8 @@ def test_failed_tasks_become_dead_letters_and_requeue_once(
 {% endif %}
 
     (chaos_dir / "fixed").touch()  # the cause is fixed
-    for letter in letters.values():
-        operations.requeue_and_forget(letter)
+    requeue = {"action": "requeue", "ids": [letter.id for letter in letters.values()], "all": False}
+    operations.run(requeue, print)
     journal.wait_completed([permanent, flaky], timeout=60)
     time.sleep(1)
 
@@ -609,6 +612,87 @@ def test_unknown_task_name_becomes_a_dead_letter(chaos_worker, figures):
     figures("unknown task name", {"published": 1, "dead letters": 1, "lost": 0})
     assert "NotRegistered" in letter.exception and "chaos.not_deployed_yet" in letter.exception
     assert (letter.task_name, letter.args) == ("chaos.not_deployed_yet", [key])
+{% if rabbitmq %}
+
+
+def dead_lettered_by_rabbitmq(key: str) -> str:
+    """A chaos task that RabbitMQ dead-letters on its own: rejected from a queue; its id.
+
+    The queue dead-letters to the project's dead-letter queue as the work queues
+    do, and no worker consumes it, so the rejection is this test's.
+    """
+    dead_letters = topology.prefix() + topology.DEAD_LETTER_QUEUE
+    queue = Queue(
+        f"{topology.prefix()}rejects-{uuid.uuid4().hex[:8]}",
+        exclusive=True,
+        queue_arguments={
+            "x-dead-letter-exchange": dead_letters,
+            "x-dead-letter-routing-key": dead_letters,
+        },
+    )
+    task_id = str(uuid.uuid4())
+    headers, properties, body, _ = app.amqp.as_task_v2(
+        task_id, chaos_tasks.apply_effect.name, args=(key, 0), kwargs={}
+    )
+    content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)
+    with app.connection_for_write() as connection:
+        bound = queue.bind(connection.default_channel)
+        bound.declare()
+        connection.Producer().publish(
+            data,
+            content_type=content_type,
+            content_encoding=encoding,
+            headers=headers,
+            exchange="",
+            routing_key=queue.name,
+            **properties,
+        )
+        deadline = time.monotonic() + 30
+        while (message := bound.get(no_ack=False)) is None:
+            assert time.monotonic() < deadline, "the message never reached its queue"
+            time.sleep(0.1)
+        message.reject()
+    return task_id
+
+
+def test_what_rabbitmq_dead_letters_joins_the_records_and_purge_clears_both(
+    chaos_worker, journal, figures
+):
+    """The same list, requeue and purge for what RabbitMQ dead-letters without a worker."""
+    first, second = keys(2)
+    # Earlier tests' dead letters, and their copies in RabbitMQ's queue: out
+    # of the way, through the command itself.
+    operations.run({"action": "purge", "yes": True}, print)
+    task_id = dead_lettered_by_rabbitmq(first)
+    output: list[str] = []
+    wait_for(lambda: dead_letter_queue_depth() >= 1, 30, "RabbitMQ dead-lettered it")
+    operations.run({"action": "list", "limit": 50}, output.append)
+    letter = dead_letters_of({task_id})[task_id]
+    assert any("from RabbitMQ's dead-letter queue" in line for line in output), output
+    assert letter.args == [first, 0] and "rejected" in letter.exception
+    assert any(line.startswith(f"{letter.id:>16}") for line in output), "listed"
+
+    operations.run({"action": "requeue", "ids": [letter.id], "all": False}, output.append)
+    journal.wait_completed([first], timeout=60)
+
+    dead_lettered_by_rabbitmq(second)
+    wait_for(lambda: dead_letter_queue_depth() >= 1, 30, "RabbitMQ dead-lettered it")
+    operations.run({"action": "purge", "yes": True}, output.append)
+    figures(
+        "dead-lettered by RabbitMQ",
+        {
+            "published": 2,
+            "recorded": sum(
+                int(line.split()[1]) for line in output if "RabbitMQ's dead-letter queue" in line
+            ),
+            "requeued and applied": journal.count("applied")[first],
+            "left in the dead-letter queue after purge": dead_letter_queue_depth(),
+            "records left after purge": len(store().dead_letters()),
+        },
+    )
+    assert journal.count("applied")[first] == 1
+    assert dead_letter_queue_depth() == 0 and store().dead_letters() == []
+{% endif %}
 {% if cookiecutter.message_signing %}
 
 
