@@ -587,6 +587,7 @@ def test_store_down_then_back_applies_every_task_once(
     assert counts["lost"] == 0 and counts["duplicates"] == 0
     assert counts["side effects applied"] + counts["dead letters"] == len(batch)
     assert all(started[key] >= 2 for key in batch), "a failed run was acknowledged"
+    assert "Retry in" in log, "the store's errors were not retried"
 
 
 def test_task_that_kills_its_process_becomes_a_dead_letter(
