@@ -73,6 +73,7 @@ def collect_dead_letter_queue(app, store) -> int:
     new = 0
     with app.connection_for_read() as connection:
         queue = app.amqp.queues[name].bind(connection.default_channel)
+        queue.declare()  # before any worker has: then it is empty
         while (message := queue.get(no_ack=False, accept=app.conf.accept_content)) is not None:
             headers = message.headers or {}
             task_id = str(headers.get("id") or "")
