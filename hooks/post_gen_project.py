@@ -94,7 +94,7 @@ def remove_schedule_migration() -> None:
 
 def remove_rate_limit_migration() -> None:
     """Shared rate limits live in Redis when the project has it."""
-    remove(os.path.join(TASKING, "migrations", "0003_rate_limit_schedule.py"))
+    remove(os.path.join(TASKING, "migrations", "0004_rate_limit_schedule.py"))
 
 
 def remove_prometheus_files() -> None:

@@ -9,6 +9,7 @@ is guarded by the project's own idempotency store, as a real task's would be.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -45,6 +46,23 @@ def apply_effect(key: str, hold: float = 0.0) -> None:
     write("started", key)
     time.sleep(hold)
     apply_once(key)
+
+
+# The base class's retry policy, with one quick retry: the store outage of a
+# test outlasts it, so the task also fails for good while the store is down.
+@app.task(
+    name="chaos.apply_effect_retried_once", max_retries=1, retry_backoff=1, retry_backoff_max=1
+)
+def apply_effect_retried_once(key: str) -> None:
+    write("started", key)
+    apply_once(key)
+
+
+@app.task(name="chaos.kill_own_process")
+def kill_own_process(key: str) -> None:
+    """A poison pill: its pool process dies as by a segfault or the OOM killer."""
+    write("started", key)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def cause_fixed() -> bool:

@@ -18,6 +18,9 @@ import ssl
 {% endif %}
 import subprocess
 import sys
+{% if cookiecutter.framework == 'django' %}
+import threading
+{% endif %}
 import time
 import uuid
 from collections import Counter
@@ -196,7 +199,7 @@ class ProcessWorker:
         self.process.wait(timeout=30)
 
 
-{% if cookiecutter.broker == 'redis' %}
+{% if cookiecutter.framework == 'standalone' or cookiecutter.broker == 'redis' %}
 class PrivateRedis:
     """A redis-server of our own, on a free port, with its append-only file in ``directory``.
 
@@ -291,6 +294,8 @@ class PrivateRedis:
         return {task_id for task_id in task_ids if task_id.encode() in everything}
 
 
+{% endif %}
+{% if cookiecutter.broker == 'redis' %}
 PrivateBroker = PrivateRedis
 {% else %}
 class PrivateRabbitMQ:
@@ -383,4 +388,66 @@ class PrivateRabbitMQ:
 
 
 PrivateBroker = PrivateRabbitMQ
+{% endif %}
+{% if cookiecutter.framework == 'django' %}
+
+
+class DatabaseLink:
+    """A TCP relay to the test database that the tests cut and restore: a database outage.
+
+    Workers reach PostgreSQL through it; the test process connects directly,
+    so it can still read what the workers recorded.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self._server: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def up(self) -> None:
+        server = socket.create_server(("127.0.0.1", self.port))
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def down(self) -> None:
+        """Refuse new connections and cut the open ones, as a lost database does."""
+        with self._lock:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            self._connections.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return  # closed by down()
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._server is not server:  # cut while this one was connecting
+                    client.close()
+                    upstream.close()
+                    continue
+                self._connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
 {% endif %}

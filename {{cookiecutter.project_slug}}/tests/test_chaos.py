@@ -28,9 +28,26 @@ import uuid
 {% if cookiecutter.beat_scheduler == 'redbeat' %}
 from pathlib import Path
 {% endif %}
+{% if django %}
+from urllib.parse import urlsplit, urlunsplit
+{% endif %}
 
 import pytest
+{% if not django %}
+import redis
+{% endif %}
+{% if cookiecutter.message_signing %}
+from celery.security.certificate import Certificate
+from celery.security.key import PrivateKey
+from celery.security.serialization import SecureSerializer
+{% endif %}
+{% if rabbitmq %}
+from kombu import Queue
+{% endif %}
 from kombu.exceptions import OperationalError
+{% if rabbitmq or cookiecutter.message_signing %}
+from kombu.serialization import dumps
+{% endif %}
 
 from {{ cookiecutter.project_slug }} import topology
 from {{ cookiecutter.project_slug }}.celery_app import app
@@ -39,12 +56,30 @@ from {{ cookiecutter.project_slug }}.notifications.tasks import send_notificatio
 from {{ cookiecutter.project_slug }}.orders.tasks import confirm_order
 {% endif %}
 from {{ cookiecutter.project_slug }}.reports.tasks import count_rows, generate_report
-from {{ cookiecutter.project_slug }}.tasking import operations
+from {{ cookiecutter.project_slug }}.tasking import operations, retry
 from {{ cookiecutter.project_slug }}.tasking.base import MAX_PAYLOAD_BYTES, PayloadTooLarge
+{% if cookiecutter.message_signing %}
+from {{ cookiecutter.project_slug }}.tasking.signing import create_keys
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking.stores import store
+{% if not django %}
+from {{ cookiecutter.project_slug }}.tasking.stores.redis import RedisStore
+{% endif %}
 from tests import chaos_tasks
 from tests.conftest import default_group
-from tests.processes import {% if cookiecutter.beat_scheduler == 'redbeat' %}PROJECT_DIR, {% endif %}PrivateBroker, wait_for
+from tests.processes import (
+{% if cookiecutter.beat_scheduler == 'redbeat' %}
+    PROJECT_DIR,
+{% endif %}
+{% if django %}
+    DatabaseLink,
+{% endif %}
+    PrivateBroker,
+{% if not django %}
+    PrivateRedis,
+{% endif %}
+    wait_for,
+)
 
 pytestmark = [pytest.mark.chaos{% if django %}, pytest.mark.django_db(transaction=True){% endif %}]
 
@@ -333,10 +368,11 @@ def test_same_message_delivered_twice_applies_once(chaos_worker, journal, figure
     assert counts["side effects applied"] == len(batch)
 
 
-def dead_letters_of(task_ids) -> dict:
+def dead_letters_of(task_ids, where=None) -> dict:
+    """The dead letters of these tasks, in the project's store or the store ``where``."""
     return {
         letter.task_id: letter
-        for letter in store().dead_letters(limit=10_000)
+        for letter in (where or store()).dead_letters(limit=10_000)
         if letter.task_id in task_ids
     }
 
@@ -374,8 +410,8 @@ def test_failed_tasks_become_dead_letters_and_requeue_once(
 {% endif %}
 
     (chaos_dir / "fixed").touch()  # the cause is fixed
-    for letter in letters.values():
-        operations.requeue_and_forget(letter)
+    requeue = {"action": "requeue", "ids": [letter.id for letter in letters.values()], "all": False}
+    operations.run(requeue, print)
     journal.wait_completed([permanent, flaky], timeout=60)
     time.sleep(1)
 
@@ -437,6 +473,310 @@ def test_bad_input_fails_clearly_once_as_a_dead_letter(chaos_worker, figures):
             "lost": len(ids) - len(letters),
         },
     )
+
+
+{% if django %}
+@pytest.fixture
+def database_link():
+    """The test database, reached through a link the test can cut."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    link = DatabaseLink(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
+    link.up()
+    yield link
+    link.down()
+
+
+def test_database_down_then_back_applies_every_task_once(
+    process_workers, private_broker, database_link, worker_environment, journal, figures
+):
+    """The database goes away under the workers and comes back: every task applied once.
+
+    Its errors are transient, so tasks retry; when the retries run out while it
+    is still down, the dead letter cannot be recorded either, and the message
+    goes back to the broker instead of being acknowledged. On the private
+    broker, where no other worker takes the messages.
+    """
+    url = urlsplit(worker_environment["DATABASE_URL"])
+    through_link = url._replace(
+        netloc=f"{url.username}:{url.password}@127.0.0.1:{database_link.port}"
+    )
+    worker = process_workers(
+        CELERY_BROKER_URL=private_broker.url, DATABASE_URL=urlunsplit(through_link)
+    )
+    batch = keys(10)
+    database_link.down()
+{% else %}
+@pytest.fixture
+def private_store(chaos_dir):
+    """A Redis store of the test's own, which it stops and starts."""
+    missing = PrivateRedis.missing()
+    if missing:
+        pytest.skip(f"{missing}: the test needs a store to stop")
+    directory = chaos_dir / "store"
+    directory.mkdir()
+    private = PrivateRedis(directory)
+    private.start()
+    yield private
+    private.stop()
+
+
+def test_store_down_then_back_applies_every_task_once(
+    process_workers, private_broker, private_store, journal, figures
+):
+    """The Redis store goes away under the workers and comes back: every task applied once.
+
+    Its errors are transient, so tasks retry; when the retries run out while it
+    is still down, the dead letter cannot be recorded either, and the message
+    goes back to the broker instead of being acknowledged. On the private
+    broker, where no other worker takes the messages.
+    """
+    worker = process_workers(CELERY_BROKER_URL=private_broker.url, REDIS_URL=private_store.url)
+    batch = keys(10)
+    private_store.stop()
+{% endif %}
+    with app.connection_for_write(private_broker.url) as connection:
+        sent = {
+            chaos_tasks.apply_effect_retried_once.apply_async(
+                (key,), queue=default_queue(), connection=connection
+            ).id: key
+            for key in batch
+        }
+    wait_for(
+        lambda: worker.output().count("goes back to the broker") >= len(batch),
+        120,
+        "every message given back while the store is down",
+    )
+{% if django %}
+    database_link.up()
+    where = store()
+{% else %}
+    private_store.start()
+    where = RedisStore(redis.Redis.from_url(private_store.url), prefix=store().prefix)
+{% endif %}
+
+    def settled() -> bool:
+        # A task whose last retry fails just before the store is back fails
+        # for good then, and its dead letter is recorded.
+        completed, letters = journal.count("completed"), dead_letters_of(sent, where)
+        return all(completed[key] or task_id in letters for task_id, key in sent.items())
+
+    wait_for(settled, 120, "every task applied or a dead letter")
+    time.sleep(1)  # let a late second run show up, if there is one
+    worker.stop()
+
+    log = worker.output()
+    started, applied = journal.count("started"), journal.count("applied")
+    letters = dead_letters_of(sent, where)
+    counts = figures(
+        "store down then back",
+        {
+            "published": len(batch),
+            "side effects applied": sum(applied[key] for key in batch),
+            "duplicates": sum(max(0, applied[key] - 1) for key in batch),
+            "dead letters": len(letters),
+            "lost": sum(
+                1 for task_id, key in sent.items() if not (applied[key] or task_id in letters)
+            ),
+            "runs": sum(started[key] for key in batch),
+            "retries": log.count("] retry: Retry in"),
+            "messages given back": log.count("goes back to the broker"),
+        },
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["side effects applied"] + counts["dead letters"] == len(batch)
+    assert all(started[key] >= 2 for key in batch), "a failed run was acknowledged"
+    assert "Retry in" in log, "the store's errors were not retried"
+
+
+def test_task_that_kills_its_process_becomes_a_dead_letter(
+    process_workers, private_broker, journal, figures
+):
+    """A poison pill (a segfault, the OOM killer) runs a few times, then is a dead letter.
+
+    Not redelivered for ever: its runs are counted in the store, on either broker.
+    On the private broker, where no other worker takes the messages.
+    """
+    worker = process_workers(CELERY_BROKER_URL=private_broker.url)
+    poison, *healthy = keys(3)
+    with app.connection_for_write(private_broker.url) as connection:
+        sent = chaos_tasks.kill_own_process.apply_async(
+            (poison,), queue=default_queue(), connection=connection
+        )
+    publish(healthy, url=private_broker.url)
+    wait_for(lambda: dead_letters_of({sent.id}), 60, "the poison pill dead-lettered")
+    journal.wait_completed(healthy, timeout=60)
+    time.sleep(2)  # a further run would show up by now
+    worker.stop()
+
+    letter = dead_letters_of({sent.id})[sent.id]
+    runs = journal.count("started")[poison]
+    completed = journal.count("completed")
+    figures(
+        "task kills its own process",
+        {
+            "published": 1 + len(healthy),
+            "completed": sum(1 for key in healthy if completed[key]),
+            "runs of the poison pill": runs,
+            "dead letters": 1,
+            "lost": sum(1 for key in healthy if not completed[key]),
+        },
+    )
+    assert runs == retry.MAX_RUNS_WITHOUT_OUTCOME
+    assert "WorkerLostError" in letter.exception and letter.args == [poison]
+    assert all(journal.count("applied")[key] == 1 for key in healthy)
+
+
+def test_unknown_task_name_becomes_a_dead_letter(chaos_worker, figures):
+    """A message for a task no worker has is kept, with its arguments, to requeue later."""
+    (key,) = keys(1)
+    sent = app.send_task("chaos.not_deployed_yet", args=[key], queue=default_queue())
+    wait_for(lambda: dead_letters_of({sent.id}), 60, "the unknown task dead-lettered")
+
+    letter = dead_letters_of({sent.id})[sent.id]
+    figures("unknown task name", {"published": 1, "dead letters": 1, "lost": 0})
+    assert "NotRegistered" in letter.exception and "chaos.not_deployed_yet" in letter.exception
+    assert (letter.task_name, letter.args) == ("chaos.not_deployed_yet", [key])
+{% if rabbitmq %}
+
+
+def dead_lettered_by_rabbitmq(key: str) -> str:
+    """A chaos task that RabbitMQ dead-letters on its own: rejected from a queue; its id.
+
+    The queue dead-letters to the project's dead-letter queue as the work queues
+    do, and no worker consumes it, so the rejection is this test's.
+    """
+    dead_letters = topology.prefix() + topology.DEAD_LETTER_QUEUE
+    queue = Queue(
+        f"{topology.prefix()}rejects-{uuid.uuid4().hex[:8]}",
+        exclusive=True,
+        queue_arguments={
+            "x-dead-letter-exchange": dead_letters,
+            "x-dead-letter-routing-key": dead_letters,
+        },
+    )
+    task_id = str(uuid.uuid4())
+    headers, properties, body, _ = app.amqp.as_task_v2(
+        task_id, chaos_tasks.apply_effect.name, args=(key, 0), kwargs={}
+    )
+    content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)
+    with app.connection_for_write() as connection:
+        bound = queue.bind(connection.default_channel)
+        bound.declare()
+        connection.Producer().publish(
+            data,
+            content_type=content_type,
+            content_encoding=encoding,
+            headers=headers,
+            exchange="",
+            routing_key=queue.name,
+            **properties,
+        )
+        deadline = time.monotonic() + 30
+        while (message := bound.get(no_ack=False)) is None:
+            assert time.monotonic() < deadline, "the message never reached its queue"
+            time.sleep(0.1)
+        message.reject()
+    return task_id
+
+
+def test_what_rabbitmq_dead_letters_joins_the_records_and_purge_clears_both(
+    chaos_worker, journal, figures
+):
+    """The same list, requeue and purge for what RabbitMQ dead-letters without a worker."""
+    first, second = keys(2)
+    # Earlier tests' dead letters, and their copies in RabbitMQ's queue: out
+    # of the way, through the command itself.
+    operations.run({"action": "purge", "yes": True}, print)
+    task_id = dead_lettered_by_rabbitmq(first)
+    output: list[str] = []
+    wait_for(lambda: dead_letter_queue_depth() >= 1, 30, "RabbitMQ dead-lettered it")
+    operations.run({"action": "list", "limit": 50}, output.append)
+    letter = dead_letters_of({task_id})[task_id]
+    assert any("from RabbitMQ's dead-letter queue" in line for line in output), output
+    assert letter.args == [first, 0] and "rejected" in letter.exception
+    assert any(line.startswith(f"{letter.id:>16}") for line in output), "listed"
+
+    operations.run({"action": "requeue", "ids": [letter.id], "all": False}, output.append)
+    journal.wait_completed([first], timeout=60)
+
+    dead_lettered_by_rabbitmq(second)
+    wait_for(lambda: dead_letter_queue_depth() >= 1, 30, "RabbitMQ dead-lettered it")
+    operations.run({"action": "purge", "yes": True}, output.append)
+    figures(
+        "dead-lettered by RabbitMQ",
+        {
+            "published": 2,
+            "recorded": sum(
+                int(line.split()[1]) for line in output if "RabbitMQ's dead-letter queue" in line
+            ),
+            "requeued and applied": journal.count("applied")[first],
+            "left in the dead-letter queue after purge": dead_letter_queue_depth(),
+            "records left after purge": len(store().dead_letters()),
+        },
+    )
+    assert journal.count("applied")[first] == 1
+    assert dead_letter_queue_depth() == 0 and store().dead_letters() == []
+{% endif %}
+{% if cookiecutter.message_signing %}
+
+
+def test_untrusted_or_missing_signature_becomes_a_dead_letter(
+    chaos_worker, chaos_dir, journal, figures
+):
+    """Signed by a key the workers do not trust, or not signed: refused, never run, recorded."""
+    create_keys(chaos_dir / "intruder.key", chaos_dir / "intruder.crt", common_name="intruder")
+    intruder = SecureSerializer(
+        PrivateKey((chaos_dir / "intruder.key").read_text()),
+        Certificate((chaos_dir / "intruder.crt").read_text()),
+        digest=app.conf.security_digest,
+        serializer="{{ cookiecutter.serializer }}",
+    )
+    untrusted, unsigned = keys(2)
+    queue = app.amqp.queues[default_queue()]
+    sent = {}
+    with app.producer_or_acquire() as producer:
+        for key in (untrusted, unsigned):
+            task_id = str(uuid.uuid4())
+            headers, properties, body, _ = app.amqp.as_task_v2(
+                task_id, chaos_tasks.apply_effect.name, args=(key, 0), kwargs={}
+            )
+            if key == untrusted:
+                content_type, encoding, data = "application/data", "utf-8", intruder.serialize(body)
+            else:
+                content_type, encoding, data = dumps(body, serializer="{{ cookiecutter.serializer }}")
+            producer.publish(
+                data,
+                content_type=content_type,
+                content_encoding=encoding,
+                headers=headers,
+                exchange=queue.exchange,
+                routing_key=queue.routing_key,
+                **properties,
+            )
+            sent[task_id] = key
+    wait_for(lambda: len(dead_letters_of(sent)) == 2, 60, "both messages dead-lettered")
+    time.sleep(1)  # a run would show up by now
+
+    letters = dead_letters_of(sent)
+    started = journal.count("started")
+    figures(
+        "untrusted or missing signature",
+        {
+            "published": len(sent),
+            "ran": sum(started[key] for key in sent.values()),
+            "dead letters": len(letters),
+            "lost": len(sent) - len(letters),
+        },
+    )
+    assert not any(started[key] for key in sent.values())
+    by_key = {sent[task_id]: letter for task_id, letter in letters.items()}
+    assert "Unknown certificate" in by_key[untrusted].exception
+    assert "untrusted content" in by_key[unsigned].exception
+    # Nothing from an untrusted message is kept to be run again.
+    assert by_key[untrusted].args == [] and by_key[unsigned].args == []
+{% endif %}
 
 
 def test_burst_against_one_worker_per_queue(process_workers, private_broker, journal, figures):

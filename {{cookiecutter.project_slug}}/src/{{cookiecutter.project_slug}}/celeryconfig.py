@@ -149,6 +149,8 @@ task_reject_on_worker_lost = True
 task_acks_on_failure = False
 task_acks_on_timeout = False
 {% endif %}
+# Refused messages (unknown task, {% if cookiecutter.message_signing %}bad signature, {% endif %}undecodable) become dead letters.
+worker_consumer = "{{ cookiecutter.project_slug }}.tasking.outcomes:DurableConsumer"
 # After a lost broker connection, running late-ack tasks are cancelled: their
 # messages are redelivered anyway, and would otherwise run twice.
 worker_cancel_long_running_tasks_on_connection_loss = True

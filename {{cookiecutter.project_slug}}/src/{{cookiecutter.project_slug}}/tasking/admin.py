@@ -5,7 +5,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from {{ cookiecutter.project_slug }}.tasking import models
+{% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }}.tasking.operations import collect_from_broker, requeue_and_forget
+{% else %}
 from {{ cookiecutter.project_slug }}.tasking.operations import requeue_and_forget
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 
@@ -29,6 +33,17 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+    def changelist_view(self, request, extra_context=None):
+        """Lists what RabbitMQ dead-lettered on its own too."""
+        collected = collect_from_broker()
+        if collected:
+            self.message_user(
+                request, f"Recorded {collected} message(s) from RabbitMQ's dead-letter queue."
+            )
+        return super().changelist_view(request, extra_context)
+{% endif %}
 
 
 @admin.register(models.IdempotencyKey)

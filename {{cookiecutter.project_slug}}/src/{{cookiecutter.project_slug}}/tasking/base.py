@@ -15,6 +15,7 @@ from celery.contrib.django.task import DjangoTask as Task
 {% else %}
 from celery import Task
 {% endif %}
+from celery.exceptions import Reject
 from kombu.serialization import dumps
 
 {% if cookiecutter.broker == 'redis' %}
@@ -75,6 +76,8 @@ class BaseTask(Task):
     retry_backoff_max = retry.RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = retry.MAX_RETRIES
+    # Acknowledges a message only once its outcome is durable (tasking/outcomes.py).
+    Request = "{{ cookiecutter.project_slug }}.tasking.outcomes:DurableRequest"
 
     def apply_async(self, args=None, kwargs=None, **options):
 {% if cookiecutter.broker == 'redis' %}
@@ -108,7 +111,14 @@ class BaseTask(Task):
         wait = getattr(exc, "retry_after", None)
         if wait is not None and eta is None:
             countdown = max(countdown or 0, wait)
-        return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+        try:
+            return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+        except Reject as rejected:
+            if rejected.requeue:
+                raise
+            # Celery rejects the message when the retry cannot be published:
+            # give it back to the broker instead, or the task is lost.
+            raise Reject(rejected.reason, requeue=True) from exc
 
     def before_start(self, task_id, args, kwargs):
         """Refuses an oversized message from any publisher: it becomes a dead letter."""
@@ -132,10 +142,10 @@ class BaseTask(Task):
         )
         try:
             recorded = store().record_dead_letter(letter)
-        except Exception:
-            # The store is down: the log line is the last record, keep it complete.
-            logger.exception("could not record dead letter %r", letter)
-            raise
+        except Exception as unrecorded:
+            # The store is down: the message goes back to the broker (tasking/outcomes.py).
+            logger.exception("could not record dead letter %r: its message goes back", letter)
+            raise Reject(unrecorded, requeue=True) from unrecorded
         logger.error(
             "task %s[%s] failed for good after %d retries: %s (dead letter %s)",
             self.name,

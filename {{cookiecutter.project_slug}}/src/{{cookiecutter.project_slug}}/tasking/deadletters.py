@@ -1,8 +1,12 @@
 """Dead letters: tasks that failed for good, kept with everything needed to run them again.
 
 A task that exhausts its retries or fails with a permanent error is recorded
-by the task base class, so it is never silently lost. Listing, requeueing
-and purging go through the store (``tasking.stores``).
+by the task base class, so it is never silently lost; so are messages the
+worker refuses or that keep ending without an outcome (``tasking.outcomes``).
+{% if cookiecutter.broker == 'rabbitmq' %}
+What RabbitMQ dead-letters on its own joins them when collected.
+{% endif %}
+Listing, requeueing and purging go through the store (``tasking.stores``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+from {{ cookiecutter.project_slug }} import topology
+{% endif %}
 
 
 @dataclass(frozen=True)
@@ -42,3 +50,53 @@ def requeue(letter: DeadLetter, app) -> str:
         headers={"requeued_from": letter.task_id},
     )
     return result.id
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+
+def _death(headers: dict) -> tuple[str, str]:
+    """The queue a message was dead-lettered from, and why, from RabbitMQ's x-death header."""
+    deaths = headers.get("x-death") or [{}]
+    queue, reason = deaths[0].get("queue") or "", deaths[0].get("reason") or "unknown"
+    return queue, f"DeadLettered: RabbitMQ dead-lettered it from {queue or 'a queue'} ({reason})"
+
+
+def collect_dead_letter_queue(app, store) -> int:
+    """Move what RabbitMQ dead-lettered into the store's records; returns how many were new.
+
+    RabbitMQ dead-letters a message past its queue's delivery limit, and one a
+    worker rejects. A task the workers already recorded (same task id) is not
+    recorded twice. A message leaves the queue only once recorded.
+    https://www.rabbitmq.com/docs/dlx
+    """
+    name = topology.prefix() + topology.DEAD_LETTER_QUEUE
+    recorded = {letter.task_id for letter in store.dead_letters(limit=1_000_000)}
+    new = 0
+    with app.connection_for_read() as connection:
+        queue = app.amqp.queues[name].bind(connection.default_channel)
+        queue.declare()  # before any worker has: then it is empty
+        while (message := queue.get(no_ack=False, accept=app.conf.accept_content)) is not None:
+            headers = message.headers or {}
+            task_id = str(headers.get("id") or "")
+            if not task_id or task_id not in recorded:
+                try:
+                    args, kwargs, _ = message.decode()
+                except Exception:
+                    args, kwargs = [], {}  # not decodable or not trusted: not kept
+                source, exception = _death(headers)
+                store.record_dead_letter(
+                    DeadLetter(
+                        task_name=str(headers.get("task") or ""),
+                        task_id=task_id,
+                        args=list(args or ()),
+                        kwargs=dict(kwargs or {}),
+                        queue=source,
+                        exception=exception,
+                        traceback="",
+                        retries=int(headers.get("retries") or 0),
+                    )
+                )
+                recorded.add(task_id)
+                new += 1
+            message.ack()
+    return new
+{% endif %}

@@ -33,6 +33,17 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"
+
+
+class RunCount(models.Model):
+    """How often one message ran without an outcome (its process killed, say)."""
+
+    key = models.CharField(max_length=255, unique=True)
+    runs = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.runs}"
 {% if cookiecutter.__needs_redis == 'no' %}
 
 

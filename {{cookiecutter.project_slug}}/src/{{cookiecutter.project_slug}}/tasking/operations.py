@@ -10,7 +10,15 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }}.tasking.deadletters import (
+    DeadLetter,
+    collect_dead_letter_queue,
+    requeue,
+)
+{% else %}
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter, requeue
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 
@@ -27,7 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     again = actions.add_parser("requeue", help="publish dead letters again, then forget them")
     again.add_argument("ids", nargs="*")
     again.add_argument("--all", action="store_true", help="every dead letter")
+{% if cookiecutter.broker == 'rabbitmq' %}
+    purge = actions.add_parser(
+        "purge", help="delete every dead letter, with RabbitMQ's dead-letter queue"
+    )
+{% else %}
     purge = actions.add_parser("purge", help="delete every dead letter")
+{% endif %}
     purge.add_argument("--yes", action="store_true", help="confirm the deletion")
 
 
@@ -45,8 +59,22 @@ def requeue_and_forget(letter: DeadLetter) -> str:
     return task_id
 
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+def collect_from_broker() -> int:
+    """Record what RabbitMQ dead-letters on its own, so every action sees it; returns how many."""
+    from {{ cookiecutter.project_slug }}.celery_app import app
+
+    return collect_dead_letter_queue(app, store())
+
+
+{% endif %}
 def run(options: dict, write: Callable[[str], object]) -> None:
     action = options["action"]
+{% if cookiecutter.broker == 'rabbitmq' %}
+    collected = collect_from_broker()
+    if collected:
+        write(f"recorded {collected} message(s) from RabbitMQ's dead-letter queue")
+{% endif %}
     if action == "list":
         letters = store().dead_letters(limit=options["limit"])
         for letter in letters:

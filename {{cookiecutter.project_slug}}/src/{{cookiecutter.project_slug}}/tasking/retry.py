@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import socket
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+from amqp.exceptions import RecoverableConnectionError
+{% endif %}
+{% if cookiecutter.framework == 'django' %}
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+{% endif %}
 from kombu.exceptions import OperationalError
+{% if cookiecutter.__needs_redis == 'yes' %}
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+{% endif %}
 
 # First retry after about this many seconds; each next one doubles.
 RETRY_BACKOFF = 2
@@ -16,6 +27,12 @@ RETRY_BACKOFF = 2
 # settings in celeryconfig.py are derived from it.
 RETRY_BACKOFF_MAX = 600
 MAX_RETRIES = 6
+# A message whose outcome could not be recorded (the store is down) goes back
+# to the broker after this many seconds, so it does not spin while it waits.
+REQUEUE_DELAY = 5
+# Runs of one message that end without an outcome (its pool process killed,
+# its dead letter not recorded) before it is recorded as a dead letter.
+MAX_RUNS_WITHOUT_OUTCOME = 3
 
 
 class TransientError(Exception):
@@ -42,13 +59,27 @@ def classify_http_status(status: int, message: str = "") -> Exception:
     return PermanentError(text)
 
 
-# Retried automatically by the task base class.
+# Retried automatically by the task base class. The project's own
+# infrastructure is transient too: its clients' errors do not subclass the
+# builtin ConnectionError and TimeoutError.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
     ConnectionError,
     TimeoutError,
     socket.timeout,
+    # The broker (Kombu).
     OperationalError,
+{% if cookiecutter.broker == 'rabbitmq' %}
+    RecoverableConnectionError,
+{% endif %}
+{% if cookiecutter.__needs_redis == 'yes' %}
+    RedisConnectionError,
+    RedisTimeoutError,
+{% endif %}
+{% if cookiecutter.framework == 'django' %}
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+{% endif %}
 )
 # Never retried, even when they subclass a transient error.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (

@@ -18,6 +18,9 @@ from typing import Protocol
 
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
 
+# Longer than any redelivery loop lasts (retries, visibility timeout).
+RUN_COUNT_TTL_S = 24 * 60 * 60
+
 
 class Store(Protocol):
     def claim(self, key: str) -> AbstractContextManager[bool]:
@@ -40,6 +43,12 @@ class Store(Protocol):
 
     def purge_dead_letters(self) -> int:
         """Delete every dead letter; returns how many there were."""
+
+    def count_run_without_outcome(self, key: str) -> int:
+        """Count one more run of message ``key`` that ended without an outcome; returns the count.
+
+        Counts are forgotten after RUN_COUNT_TTL_S.
+        """
 
 
 @cache

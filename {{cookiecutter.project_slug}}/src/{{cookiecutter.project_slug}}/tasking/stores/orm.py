@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from {{ cookiecutter.project_slug }}.tasking import models
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
+from {{ cookiecutter.project_slug }}.tasking.stores import RUN_COUNT_TTL_S
 
 _FIELDS = ("task_name", "task_id", "args", "kwargs", "queue", "exception", "traceback", "retries")
 
@@ -19,6 +23,13 @@ def _letter(row: models.DeadLetter) -> DeadLetter:
         failed_at=row.failed_at,
         id=str(row.pk),
     )
+
+
+def _drop_broken_connection() -> None:
+    """Reconnect after an outage: the worker's main process, which records
+    dead letters too, has no request cycle to renew its connection."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 class OrmStore:
@@ -36,6 +47,7 @@ class OrmStore:
             yield True
 
     def record_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        _drop_broken_connection()
         row = models.DeadLetter.objects.create(
             **{name: getattr(letter, name) for name in _FIELDS},
             failed_at=letter.failed_at,
@@ -56,3 +68,15 @@ class OrmStore:
     def purge_dead_letters(self) -> int:
         deleted, _ = models.DeadLetter.objects.all().delete()
         return deleted
+
+    def count_run_without_outcome(self, key: str) -> int:
+        _drop_broken_connection()
+        now = timezone.now()
+        models.RunCount.objects.filter(
+            updated_at__lt=now - timedelta(seconds=RUN_COUNT_TTL_S)
+        ).delete()
+        row, created = models.RunCount.objects.get_or_create(key=key)
+        if not created:
+            models.RunCount.objects.filter(pk=row.pk).update(runs=F("runs") + 1, updated_at=now)
+            row.refresh_from_db()
+        return row.runs

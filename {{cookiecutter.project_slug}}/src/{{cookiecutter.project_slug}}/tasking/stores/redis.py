@@ -15,6 +15,7 @@ import redis
 from {{ cookiecutter.project_slug }}.environment import environment
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
 from {{ cookiecutter.project_slug }}.tasking.retry import TransientError
+from {{ cookiecutter.project_slug }}.tasking.stores import RUN_COUNT_TTL_S
 
 # A claim is a lease: its holder renews it while the side effect runs, so it
 # never expires under a running task, and a holder that dies (killed, or
@@ -135,5 +136,12 @@ class RedisStore:
         pipe = self.redis.pipeline()
         pipe.hlen(self._key("deadletters"))
         pipe.delete(self._key("deadletters"), self._key("deadletters", "by-time"))
+        count, _ = pipe.execute()
+        return int(count)
+
+    def count_run_without_outcome(self, key: str) -> int:
+        pipe = self.redis.pipeline()
+        pipe.incr(self._key("runs", key))
+        pipe.expire(self._key("runs", key), RUN_COUNT_TTL_S)
         count, _ = pipe.execute()
         return int(count)

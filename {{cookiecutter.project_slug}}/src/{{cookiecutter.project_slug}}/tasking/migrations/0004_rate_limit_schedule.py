@@ -4,13 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-{% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
-        ("tasking", "0002_periodic_tasks"),
-{% else %}
-        ("tasking", "0001_initial"),
-{% endif %}
-    ]
+    dependencies = [("tasking", "0003_runcount")]
 
     operations = [
         migrations.CreateModel(
