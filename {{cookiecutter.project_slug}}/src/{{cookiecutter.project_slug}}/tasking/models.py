@@ -1,4 +1,4 @@
-"""Database records of idempotency claims, dead letters and run counts{{ ', and shared rate-limit schedules' if cookiecutter.__needs_redis == 'no' }}."""
+"""Database records: idempotency claims, dead letters, run counts{{ ', rate-limit schedules' if cookiecutter.__needs_redis == 'no' }}."""
 
 from __future__ import annotations
 
