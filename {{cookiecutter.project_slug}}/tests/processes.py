@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import socket
-{% if cookiecutter.broker == 'redis' %}
+{% if cookiecutter.framework == 'standalone' or cookiecutter.broker == 'redis' %}
 import ssl
 {% endif %}
 import subprocess

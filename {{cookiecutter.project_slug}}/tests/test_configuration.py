@@ -57,7 +57,7 @@ def test_visibility_timeout_exceeds_every_delay():
 
     timeout = celeryconfig.VISIBILITY_TIMEOUT
     assert timeout > topology.max_time_limit()
-    assert timeout > celeryconfig.MAX_COUNTDOWN
+    assert timeout > retry.MAX_COUNTDOWN
     assert timeout > retry.RETRY_BACKOFF_MAX
 {% if cookiecutter.broker == 'redis' %}
     assert app.conf.broker_transport_options["visibility_timeout"] == timeout
@@ -157,7 +157,7 @@ def test_retry_policy_separates_transient_from_permanent():
 
 
 def test_a_delay_beyond_the_visibility_window_is_refused():
-    from {{ cookiecutter.project_slug }}.celeryconfig import MAX_COUNTDOWN
+    from {{ cookiecutter.project_slug }}.tasking.retry import MAX_COUNTDOWN
 
     task = app.tasks["{{ cookiecutter.project_slug }}.maintenance.tasks.heartbeat"]
     with pytest.raises(ValueError, match="exceeds MAX_COUNTDOWN"):

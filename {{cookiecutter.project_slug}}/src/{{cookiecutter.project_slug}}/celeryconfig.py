@@ -33,16 +33,13 @@ _prefix = topology.prefix()
 
 # Redis redelivery
 # ------------------------------------------------------------------------------
-# Longest delay before a task may run (countdown/ETA). Task code must not
-# schedule further ahead: see VISIBILITY_TIMEOUT.
-MAX_COUNTDOWN = 3600
 # Redis delivers a message again when it is not acknowledged within the
 # visibility timeout, even while a worker still runs it. It must exceed the
 # longest hard time limit, the longest countdown and the longest retry backoff.
 # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
 _redelivery_bounds = {
     "the longest hard time limit": topology.max_time_limit(),
-    "MAX_COUNTDOWN": MAX_COUNTDOWN,
+    "retry.MAX_COUNTDOWN": retry.MAX_COUNTDOWN,
     "retry.RETRY_BACKOFF_MAX": retry.RETRY_BACKOFF_MAX,
 }
 # CELERY_VISIBILITY_TIMEOUT may raise it. Only tests (APP_ENV=test) may lower it

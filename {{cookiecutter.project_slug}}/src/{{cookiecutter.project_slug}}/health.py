@@ -35,6 +35,13 @@ STATE_STALE_AFTER = 30.0
 # A task still running this long after its hard time limit was not stopped by the pool.
 PAST_HARD_LIMIT_GRACE = 30.0
 BROKER_TIMEOUT = 5.0
+{% if cookiecutter.__has_beat == 'yes' %}
+# Beat touches this file each time it wakes up (tasking/beat.py), at least
+# every beat_max_loop_interval seconds (celeryconfig.py keeps that at 30 or
+# less). Three missed wake-ups mean beat is stuck.
+BEAT_LIVENESS_FILE = Path("var/beat.alive")
+BEAT_STALE_AFTER = 90.0
+{% endif %}
 
 
 class Unhealthy(Exception):

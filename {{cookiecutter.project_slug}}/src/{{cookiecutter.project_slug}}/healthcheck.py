@@ -32,23 +32,16 @@ import socket
 import sys
 {% if beat %}
 import time
-from pathlib import Path
 {% endif %}
 
 from {{ cookiecutter.project_slug }} import health
-from {{ cookiecutter.project_slug }}.health import Unhealthy
 {% if beat %}
-
-# Beat touches this file each time it wakes up (tasking/beat.py), at least
-# every beat_max_loop_interval seconds (celeryconfig.py keeps that at 30 or
-# less). Three missed wake-ups mean beat is stuck.
-BEAT_LIVENESS_FILE = Path("var/beat.alive")
-BEAT_STALE_AFTER = 90.0
+from {{ cookiecutter.project_slug }}.health import BEAT_LIVENESS_FILE, BEAT_STALE_AFTER, Unhealthy
+{% else %}
+from {{ cookiecutter.project_slug }}.health import Unhealthy
 {% endif %}
 {% if django or flower %}
-{% if not beat %}
 
-{% endif %}
 TIMEOUT = 5.0
 {% endif %}
 

@@ -19,7 +19,6 @@ from celery.exceptions import Reject
 from kombu.serialization import dumps
 
 {% if cookiecutter.broker == 'redis' %}
-from {{ cookiecutter.project_slug }}.celeryconfig import MAX_COUNTDOWN
 {% endif %}
 from {{ cookiecutter.project_slug }}.tasking import retry
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
@@ -88,15 +87,15 @@ class BaseTask(Task):
         """
         check_payload(self.name, args, kwargs)
         delay = _delay_of(options)
-        if delay is not None and delay > MAX_COUNTDOWN:
+        if delay is not None and delay > retry.MAX_COUNTDOWN:
             raise ValueError(
                 f"{self.name}: a delay of {delay:.0f} s exceeds MAX_COUNTDOWN "
 {% if cookiecutter.beat_scheduler == 'none' %}
-                f"({MAX_COUNTDOWN} s); store the due time and poll for it instead, "
+                f"({retry.MAX_COUNTDOWN} s); store the due time and poll for it instead, "
 {% else %}
-                f"({MAX_COUNTDOWN} s); schedule it with beat instead, "
+                f"({retry.MAX_COUNTDOWN} s); schedule it with beat instead, "
 {% endif %}
-                "or raise MAX_COUNTDOWN in celeryconfig.py"
+                "or raise MAX_COUNTDOWN in tasking/retry.py"
             )
 {% else %}
         """Refuses oversized arguments before they reach the broker."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from {{ base[0] }} import {{ base[1] }}
 
-from {{ cookiecutter.project_slug }}.healthcheck import BEAT_LIVENESS_FILE
+from {{ cookiecutter.project_slug }}.health import BEAT_LIVENESS_FILE
 {% if cookiecutter.beat_scheduler == 'django-celery-beat' %}
 from {{ cookiecutter.project_slug }}.schedule import periodic_tasks, store_periodic_tasks
 {% endif %}

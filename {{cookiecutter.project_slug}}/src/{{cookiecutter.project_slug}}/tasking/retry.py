@@ -33,6 +33,12 @@ REQUEUE_DELAY = 5
 # Runs of one message that end without an outcome (its pool process killed,
 # its dead letter not recorded) before it is recorded as a dead letter.
 MAX_RUNS_WITHOUT_OUTCOME = 3
+{% if cookiecutter.broker == 'redis' or cookiecutter.result_backend == 'redis' %}
+# Longest delay before a task may run (countdown/ETA). Task code must not
+# schedule further ahead: Redis redelivers what is not acknowledged within its
+# visibility timeout, which celeryconfig.py derives from this bound.
+MAX_COUNTDOWN = 3600
+{% endif %}
 
 
 class TransientError(Exception):
