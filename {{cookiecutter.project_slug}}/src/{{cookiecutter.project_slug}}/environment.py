@@ -8,7 +8,9 @@ process with a message that names it.
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
@@ -26,12 +28,27 @@ REQUIRED_IN_PRODUCTION = [
 ]
 
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def dotenv_path() -> Path | None:
+    """The ``.env`` file this process reads, if any: development processes only.
+
+    Tests (``APP_ENV=test``, set by the test set-up) and production never read
+    it, so a developer's ``.env`` cannot leak into either. The path does not
+    depend on the working directory: every process reads the same file.
+    """
+    if os.environ.get("APP_ENV", "development") != "development":
+        return None
+    return PROJECT_DIR / ".env"
+
+
 class ConfigurationError(RuntimeError):
     """The environment cannot run this process; the message says what to set."""
 
 
 class Environment(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore")
 
     app_env: Literal["development", "test", "production"] = "development"
 {% if cookiecutter.broker == 'redis' %}
@@ -84,7 +101,7 @@ class Environment(BaseSettings):
 def environment() -> Environment:
     """The validated environment of this process."""
     try:
-        env = Environment()
+        env = Environment(_env_file=dotenv_path())
     except ValidationError as error:
         problems = "; ".join(
             f"{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
