@@ -14,14 +14,17 @@ import os
 import logging
 {% endif %}
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+from celery import Celery, bootsteps
+{% else %}
 from celery import Celery
+{% endif %}
 {% set sentry = cookiecutter.use_sentry %}
 {% set otel = cookiecutter.use_opentelemetry %}
 {% set beat = cookiecutter.__has_beat == 'yes' %}
 {% set signals = ['setup_logging'] %}
 {% if sentry and beat %}{% set signals = signals + ['beat_init'] %}{% endif %}
 {% if sentry %}{% set signals = signals + ['celeryd_init'] %}{% endif %}
-{% if cookiecutter.broker == 'rabbitmq' %}{% set signals = signals + ['worker_init'] %}{% endif %}
 {% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
 from celery.signals import {{ signals | sort | join(', ') }}
 {% if sentry or otel or cookiecutter.message_signing %}
@@ -77,17 +80,25 @@ def configure_logging(**_) -> None:
 {% if cookiecutter.broker == 'rabbitmq' %}
 
 
-@worker_init.connect
-def declare_every_queue(**_) -> None:
-    """Declare every queue of the topology, not only the ones this worker consumes.
+class DeclareEveryQueue(bootsteps.StartStopStep):
+    """Declares every queue of the topology each time the worker (re)connects.
 
-    No worker consumes the dead-letter queue, so none would declare it; and a
-    worker sets up native delayed delivery for every queue at start, which
-    fails for another group's queue that does not exist yet.
+    Not only the queues this worker consumes: no worker consumes the dead-letter
+    queue, so none would declare it, and native delayed delivery (the next step)
+    binds every queue, which fails for another group's queue that does not exist
+    yet. On every connection, not once at start: a worker started before the
+    broker, or a broker that comes back without its queues, gets them declared.
     """
-    with app.connection_for_write() as connection:
-        for queue in app.conf.task_queues:
-            queue.bind(connection.default_channel).declare()
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c) -> None:
+        with c.connection.channel() as channel:
+            for queue in c.app.conf.task_queues:
+                queue.bind(channel).declare()
+
+
+app.steps["consumer"].add(DeclareEveryQueue)
 {% endif %}
 {% if sentry %}
 
