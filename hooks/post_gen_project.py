@@ -4,8 +4,9 @@ Standard library only, and only light modules: cookiecutter starts a fresh
 interpreter for this script on every bake.
 
 A pure function of the answers: it only deletes files the answers do not
-need. No network, no git, no secrets, no timestamps, so the same answers
-always give the same bytes, and running it twice changes nothing.
+need, then prints where the project is and what to run next. No network, no
+git, no secrets, no timestamps, so the same answers always give the same
+bytes, and running it twice changes nothing.
 """
 
 
@@ -106,6 +107,21 @@ def remove_github_ci() -> None:
     remove(".github")
 
 
+def next_steps(project_dir: str) -> str:
+    """Where the project is, and the first commands of its README."""
+    then = "create the database, migrate, and " if FRAMEWORK == "django" else ""
+    return "\n".join(
+        (
+            f"Generated {project_dir}",
+            "Next:",
+            f"  cd {project_dir}",
+            "  uv sync --all-groups",
+            "  cp .env.example .env",
+            f"Then README.md, 'Run it natively': {then}start everything with `uv run honcho start`.",
+        )
+    )
+
+
 def main() -> None:
     if FRAMEWORK == "django":
         remove_standalone_files()
@@ -127,6 +143,7 @@ def main() -> None:
         remove_observability_files()
     if CI != "github":
         remove_github_ci()
+    print(next_steps(os.getcwd()))
 
 
 if __name__ == "__main__":
