@@ -21,6 +21,9 @@ SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 NEEDS_REDIS = "{{ cookiecutter.__needs_redis }}"
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
+# Cookiecutter's runs print the next steps; cruft renders its updates in scratch
+# directories (no _repo_dir), where a path and commands would mislead.
+ANNOUNCE = {{ 'True' if cookiecutter._repo_dir is defined else 'False' }}
 # The tasking package as a Django app: models, admin, migrations, commands.
 DJANGO_TASKING_FILES = (
     "apps.py",
@@ -143,7 +146,8 @@ def main() -> None:
         remove_observability_files()
     if CI != "github":
         remove_github_ci()
-    print(next_steps(os.getcwd()))
+    if ANNOUNCE:
+        print(next_steps(os.getcwd()))
 
 
 if __name__ == "__main__":
