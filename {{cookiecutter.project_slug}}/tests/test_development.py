@@ -21,7 +21,7 @@ from {{ cookiecutter.project_slug }}.celery_app import app
 from tests.processes import PROJECT_DIR, free_port, wait_for
 
 {% if cookiecutter.framework == 'django' %}
-# django_db: the test database exists for web, beat and the workers.
+# django_db: the test database exists for every process of the stack.
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db]
 {% else %}
 pytestmark = pytest.mark.chaos

@@ -34,7 +34,7 @@ def test_migrations_match_the_models():
 
 @pytest.mark.django_db
 def test_a_process_started_by_a_test_uses_the_test_database():
-    """Workers, beat and the benchmark load the test settings: never the development database."""
+    """A worker or the benchmark a test starts uses the test database, not the development one."""
     from django.db import connection
 
     run = subprocess.run(

@@ -12,8 +12,8 @@ from .local import *  # noqa: E402, F403
 from .local import DATABASES  # noqa: E402
 
 # The database pytest creates, under the name it has in these settings: every
-# process a test starts with them (workers, beat, the benchmark) uses it, never
-# the development database. A name that is already a test database's (a
+# process a test starts with them (a worker, the benchmark) uses it, never the
+# development database. A name that is already a test database's (a
 # worker given the test run's DATABASE_URL) stays as it is.
 _TEST_DATABASE = "test_" + DATABASES["default"]["NAME"].removeprefix("test_")
 DATABASES["default"]["NAME"] = _TEST_DATABASE
