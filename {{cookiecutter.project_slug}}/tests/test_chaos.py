@@ -293,19 +293,19 @@ def test_a_worker_declares_every_queue_whenever_it_connects(chaos_dir, journal, 
             return False
 
     try:
-        wait_for(lambda: "Cannot connect to" in worker.output(), 60, "the worker retrying")
+        wait_for(lambda: "Cannot connect to" in worker.output(), 120, "the worker retrying")
+        unreachable = worker.output()
+        assert "Traceback" not in unreachable, unreachable[-3000:]
         broker.start()
-        worker.wait_ready(timeout=120)
+        worker.wait_ready(timeout=180)
         assert missing_queues() == []
-        output = worker.output()
-        assert "Traceback" not in output, output[-3000:]
-        assert "Failed to bind queue" not in output, output[-3000:]
+        assert "Failed to bind queue" not in worker.output(), worker.output()[-3000:]
 
         with app.connection_for_write(broker.url) as connection:
             dead_letters.bind(connection.default_channel).delete()
         assert missing_queues() == [dead_letters.name]
         broker.restart()
-        wait_for(every_queue_back, 120, "the dead-letter queue declared again")
+        wait_for(every_queue_back, 180, "the dead-letter queue declared again")
     finally:
         worker.stop()
         broker.stop()

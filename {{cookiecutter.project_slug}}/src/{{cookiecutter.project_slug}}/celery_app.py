@@ -14,11 +14,7 @@ import os
 import logging
 {% endif %}
 
-{% if cookiecutter.broker == 'rabbitmq' %}
-from celery import Celery, bootsteps
-{% else %}
 from celery import Celery
-{% endif %}
 {% set sentry = cookiecutter.use_sentry %}
 {% set otel = cookiecutter.use_opentelemetry %}
 {% set beat = cookiecutter.__has_beat == 'yes' %}
@@ -27,6 +23,10 @@ from celery import Celery
 {% if sentry %}{% set signals = signals + ['celeryd_init'] %}{% endif %}
 {% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
 from celery.signals import {{ signals | sort | join(', ') }}
+{% if cookiecutter.broker == 'rabbitmq' %}
+from celery.worker.consumer import Consumer
+from celery.worker.consumer.delayed_delivery import DelayedDelivery
+{% endif %}
 {% if sentry or otel or cookiecutter.message_signing %}
 
 {% endif %}
@@ -80,25 +80,37 @@ def configure_logging(**_) -> None:
 {% if cookiecutter.broker == 'rabbitmq' %}
 
 
-class DeclareEveryQueue(bootsteps.StartStopStep):
-    """Declares every queue of the topology each time the worker (re)connects.
+class DelayedDeliveryOfEveryQueue(DelayedDelivery):
+    """Declares every queue of the topology, then sets up native delayed delivery.
 
-    Not only the queues this worker consumes: no worker consumes the dead-letter
-    queue, so none would declare it, and native delayed delivery (the next step)
-    binds every queue, which fails for another group's queue that does not exist
-    yet. On every connection, not once at start: a worker started before the
-    broker, or a broker that comes back without its queues, gets them declared.
+    Runs each time the worker (re)connects, not once at start: a worker started
+    before the broker, or a broker that comes back without its queues, gets them
+    declared. Every queue, not only those this worker consumes: no worker
+    consumes the dead-letter queue, and delayed delivery binds every queue,
+    which fails for another group's queue that does not exist yet. One step, so
+    that the declaration always comes first (bootsteps without a dependency
+    between them start in no fixed order).
     """
-
-    requires = ("celery.worker.consumer.connection:Connection",)
 
     def start(self, c) -> None:
         with c.connection.channel() as channel:
             for queue in c.app.conf.task_queues:
                 queue.bind(channel).declare()
+        super().start(c)
 
 
-app.steps["consumer"].add(DeclareEveryQueue)
+class TopologyConsumer(Consumer):
+    """Celery's consumer, with the delayed-delivery step above in place of its own."""
+
+    class Blueprint(Consumer.Blueprint):
+        default_steps = [
+            *(step for step in Consumer.Blueprint.default_steps if "DelayedDelivery" not in step),
+            DelayedDeliveryOfEveryQueue,
+        ]
+
+
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
+app.conf.worker_consumer = TopologyConsumer
 {% endif %}
 {% if sentry %}
 
