@@ -1,3 +1,4 @@
+{% set http = cookiecutter.framework == 'django' or cookiecutter.__flower == 'yes' %}
 """The development stack of the README: ``uv run honcho start`` runs the Procfile.
 
 Slow (every process of the stack starts): ``pytest -m chaos`` runs it.
@@ -5,7 +6,9 @@ Slow (every process of the stack starts): ``pytest -m chaos`` runs it.
 
 from __future__ import annotations
 
+{% if http %}
 import http.client
+{% endif %}
 import os
 import re
 import signal
@@ -18,7 +21,11 @@ import pytest
 
 from {{ cookiecutter.project_slug }} import topology
 from {{ cookiecutter.project_slug }}.celery_app import app
+{% if http %}
 from tests.processes import PROJECT_DIR, free_port, wait_for
+{% else %}
+from tests.processes import PROJECT_DIR, wait_for
+{% endif %}
 
 {% if cookiecutter.framework == 'django' %}
 # django_db: the test database exists for every process of the stack.
@@ -26,6 +33,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.django_db]
 {% else %}
 pytestmark = pytest.mark.chaos
 {% endif %}
+{% if http %}
 
 
 def answers_http(port: int, path: str) -> bool:
@@ -37,6 +45,7 @@ def answers_http(port: int, path: str) -> bool:
         return False
     finally:
         connection.close()
+{% endif %}
 
 
 def answering_workers() -> set[str]:
