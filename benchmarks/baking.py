@@ -126,7 +126,7 @@ def slowest_of(output: str) -> list[str]:
 
 
 def test_suite_time(log) -> SuiteRun:
-    """The template's whole suite, as its README runs it, with its slowest tests."""
+    """The template's whole suite, as CONTRIBUTING.md runs it, with its slowest tests."""
     command = [UV, "run", "--locked", "--group", "test", "pytest", "-n", "auto", "-q"]
     command += [f"--durations={SLOWEST}"]
     log("running the template's test suite: uv " + " ".join(command[1:]))

@@ -4,8 +4,9 @@ Standard library only, and only light modules: cookiecutter starts a fresh
 interpreter for this script on every bake.
 
 A pure function of the answers: it only deletes files the answers do not
-need. No network, no git, no secrets, no timestamps, so the same answers
-always give the same bytes, and running it twice changes nothing.
+need, then prints where the project is and what to run next. No network, no
+git, no secrets, no timestamps, so the same answers always give the same
+bytes, and running it twice changes nothing.
 """
 
 
@@ -21,6 +22,9 @@ SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 NEEDS_REDIS = "{{ cookiecutter.__needs_redis }}"
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
+# Cookiecutter's runs print the next steps; cruft renders its updates in scratch
+# directories (no _repo_dir), where a path and commands would mislead.
+ANNOUNCE = {{ 'True' if cookiecutter._repo_dir is defined else 'False' }}
 # The tasking package as a Django app: models, admin, migrations, commands.
 DJANGO_TASKING_FILES = (
     "apps.py",
@@ -119,6 +123,21 @@ def remove_github_ci() -> None:
     remove(".github")
 
 
+def next_steps(project_dir: str) -> str:
+    """Where the project is, and the first commands of its README."""
+    then = "create the database, migrate, and " if FRAMEWORK == "django" else ""
+    return "\n".join(
+        (
+            f"Generated {project_dir}",
+            "Next:",
+            f"  cd {project_dir}",
+            "  uv sync --all-groups",
+            "  cp .env.example .env",
+            f"Then README.md, 'Run it natively': {then}start everything with `uv run honcho start`.",
+        )
+    )
+
+
 def main() -> None:
     if FRAMEWORK == "django":
         remove_standalone_files()
@@ -142,6 +161,8 @@ def main() -> None:
         remove_observability_files()
     if CI != "github":
         remove_github_ci()
+    if ANNOUNCE:
+        print(next_steps(os.getcwd()))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ interpreter for this script on every bake.
 
 
 import keyword
+import os
 import sys
 
 # The answers, rendered as a Python literal.
@@ -38,6 +39,21 @@ SHADOWED_MODULES = {
     "ssl", "string", "sys", "test", "tests", "threading", "time", "types", "typing",
     "uuid", "vine",
 }
+
+{% if cookiecutter._repo_dir is defined %}
+# Cookiecutter saves the answers before this hook runs: a refusal loses none.
+TEMPLATE = {{ cookiecutter._template | jsonify }}
+REPLAY_FILE = "~/.cookiecutter_replay/{}.json".format(
+    os.path.basename(os.path.abspath({{ cookiecutter._repo_dir | jsonify }}))
+)
+REPLAY_HINT = (
+    f"Your answers are saved: correct this one in {REPLAY_FILE}, "
+    f"then run: cookiecutter --replay {TEMPLATE}"
+)
+{% else %}
+# cruft keeps no answers to replay.
+REPLAY_HINT = ""
+{% endif %}
 
 SLUG_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 # The generated code keeps within 100 columns for package names up to this long.
@@ -165,6 +181,8 @@ def main() -> int:
             check()
         except Refused as refused:
             print(f"ERROR: {refused}", file=sys.stderr)
+            if REPLAY_HINT:
+                print(REPLAY_HINT, file=sys.stderr)
             return 1
     return 0
 

@@ -96,6 +96,8 @@ def test_hook_refuses_with_message_and_leaves_nothing(tmp_path, answers, message
     run = run_cookiecutter(tmp_path, *answers)
     assert run.returncode != 0
     assert f"ERROR: {message}" in run.stderr
+    # The answers are kept: the refusal says how to generate again with them.
+    assert "cookiecutter --replay" in run.stderr and ".cookiecutter_replay/" in run.stderr
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -139,3 +141,8 @@ def test_valid_answers_bake(tmp_path):
     run = run_cookiecutter(tmp_path, "framework=standalone", "broker=rabbitmq")
     assert run.returncode == 0, run.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["acme_tasks"]
+    project = tmp_path / "out" / "acme_tasks"
+    # Where the project is, and the first commands of its README.
+    assert f"Generated {project}\n" in run.stdout
+    assert f"  cd {project}\n  uv sync --all-groups\n  cp .env.example .env\n" in run.stdout
+    assert "uv run honcho start" in run.stdout

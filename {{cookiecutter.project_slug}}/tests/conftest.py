@@ -14,7 +14,8 @@ import tempfile
 import time
 import uuid
 
-os.environ.setdefault("APP_ENV", "test")
+# Always a test run, whatever the shell exports: no .env is read (environment.py).
+os.environ["APP_ENV"] = "test"
 {% if cookiecutter.broker == 'rabbitmq' %}
 # A prefix set by whoever runs the tests is theirs: its queues are left alone.
 OWN_QUEUE_PREFIX = "CELERY_QUEUE_PREFIX" not in os.environ

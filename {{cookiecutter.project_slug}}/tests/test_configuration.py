@@ -29,7 +29,6 @@ def test_reliability_defaults():
     assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
     assert conf.broker_connection_retry_on_startup is True
     assert conf.task_create_missing_queues is False
-    assert conf.worker_soft_shutdown_timeout > 0
     assert conf.worker_hijack_root_logger is False
     assert conf.timezone == "UTC" and conf.enable_utc is True
     # Limits come from the worker group that consumes a task (the launcher's
@@ -37,6 +36,42 @@ def test_reliability_defaults():
     assert conf.task_soft_time_limit is None and conf.task_time_limit is None
     assert conf.worker_send_task_events is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
     assert conf.task_send_sent_event is {{ 'True' if cookiecutter.__task_events == 'yes' else 'False' }}
+
+
+def test_a_developers_env_file_never_reaches_the_tests():
+    import os
+
+    from {{ cookiecutter.project_slug }}.environment import dotenv_path
+
+    assert os.environ["APP_ENV"] == "test"
+    assert dotenv_path() is None
+
+
+def test_only_production_waits_out_the_soft_shutdown_window():
+    """Ctrl+C stops a development worker at once; production gives running tasks time."""
+    import os
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.project_slug }}.environment import REQUIRED_IN_PRODUCTION, environment
+
+    assert app.conf.worker_soft_shutdown_timeout == 0
+    assert app.conf.worker_enable_soft_shutdown_on_idle is False
+    given = {name.upper(): str(getattr(environment(), name)) for name in REQUIRED_IN_PRODUCTION}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from {{ cookiecutter.project_slug }} import celeryconfig as c;"
+            "print(c.worker_soft_shutdown_timeout, c.worker_enable_soft_shutdown_on_idle)",
+        ],
+        env={**os.environ, **given, "APP_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.stdout.split() == ["{{ topology(cookiecutter.queue_topology).soft_shutdown_timeout }}.0", "True"], run.stderr
 
 
 def test_every_worker_group_has_sane_limits():

@@ -25,9 +25,11 @@ from celery import Celery
 {% set signals = ['setup_logging'] %}
 {% if sentry and beat %}{% set signals = signals + ['beat_init'] %}{% endif %}
 {% if sentry %}{% set signals = signals + ['celeryd_init'] %}{% endif %}
-{% if cookiecutter.broker == 'rabbitmq' %}{% set signals = signals + ['worker_init'] %}{% endif %}
 {% if otel %}{% set signals = signals + ['worker_process_init'] %}{% endif %}
 from celery.signals import {{ signals | sort | join(', ') }}
+{% if cookiecutter.broker == 'rabbitmq' %}
+from celery.worker.consumer.delayed_delivery import DelayedDelivery
+{% endif %}
 
 {% if sentry or otel %}
 from {{ cookiecutter.project_slug }} import observability, worker_steps
@@ -35,6 +37,9 @@ from {{ cookiecutter.project_slug }} import observability, worker_steps
 from {{ cookiecutter.project_slug }} import worker_steps
 {% endif %}
 from {{ cookiecutter.project_slug }}.environment import start
+{% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }}.tasking.outcomes import DurableConsumer
+{% endif %}
 {% if cookiecutter.message_signing %}
 from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
 {% endif %}
@@ -88,17 +93,42 @@ def configure_logging(**_) -> None:
 {% if cookiecutter.broker == 'rabbitmq' %}
 
 
-@worker_init.connect
-def declare_every_queue(**_) -> None:
-    """Declare every queue of the topology, not only the ones this worker consumes.
+class DelayedDeliveryOfEveryQueue(DelayedDelivery):
+    """Declares every queue of the topology, then sets up native delayed delivery.
 
-    No worker consumes the dead-letter queue, so none would declare it; and a
-    worker sets up native delayed delivery for every queue at start, which
-    fails for another group's queue that does not exist yet.
+    Runs each time the worker (re)connects, not once at start: a worker started
+    before the broker, or a broker that comes back without its queues, gets them
+    declared. Every queue, not only those this worker consumes: no worker
+    consumes the dead-letter queue, and delayed delivery binds every queue,
+    which fails for another group's queue that does not exist yet. One step, so
+    that the declaration always comes first (bootsteps without a dependency
+    between them start in no fixed order).
     """
-    with app.connection_for_write() as connection:
-        for queue in app.conf.task_queues:
-            queue.bind(connection.default_channel).declare()
+
+    def start(self, c) -> None:
+        with c.connection.channel() as channel:
+            for queue in c.app.conf.task_queues:
+                queue.bind(channel).declare()
+        super().start(c)
+
+
+class TopologyConsumer(DurableConsumer):
+    """The consumer that records refused messages, with the step above in place of Celery's."""
+
+    class Blueprint(DurableConsumer.Blueprint):
+        default_steps = [
+            *(
+                step
+                for step in DurableConsumer.Blueprint.default_steps
+                if "DelayedDelivery" not in step
+            ),
+            DelayedDeliveryOfEveryQueue,
+        ]
+
+
+# In place of celeryconfig's DurableConsumer.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
+app.conf.worker_consumer = TopologyConsumer
 {% endif %}
 {% if sentry %}
 

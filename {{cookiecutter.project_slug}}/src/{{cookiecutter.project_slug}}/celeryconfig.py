@@ -151,10 +151,13 @@ worker_consumer = "{{ cookiecutter.project_slug }}.tasking.outcomes:DurableConsu
 # After a lost broker connection, running late-ack tasks are cancelled: their
 # messages are redelivered anyway, and would otherwise run twice.
 worker_cancel_long_running_tasks_on_connection_loss = True
-# On shutdown, give running tasks this long before their messages are restored.
-# The compose files' stop_grace_period is derived from it.
-worker_soft_shutdown_timeout = {{ topology(cookiecutter.queue_topology).soft_shutdown_timeout }}.0
-worker_enable_soft_shutdown_on_idle = True
+# On a cold shutdown (SIGQUIT; SIGTERM in compose.prod.yaml), production gives
+# running tasks this long before their messages are restored, and waits it out
+# even when idle; the compose files' stop_grace_period is derived from it.
+# Development and tests stop on Ctrl+C at once.
+_soft_shutdown = _env.app_env == "production"
+worker_soft_shutdown_timeout = {{ topology(cookiecutter.queue_topology).soft_shutdown_timeout }}.0 if _soft_shutdown else 0.0
+worker_enable_soft_shutdown_on_idle = _soft_shutdown
 # A typo in a queue name fails loudly instead of creating a queue nobody consumes.
 task_create_missing_queues = False
 # No task_soft_time_limit / task_time_limit here: a publisher writes them into

@@ -9,9 +9,7 @@ unsafe setting stops the process with one line that names it.
 
 from __future__ import annotations
 
-{% if cookiecutter.framework == 'django' %}
 import os
-{% endif %}
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -47,12 +45,27 @@ DEVELOPMENT_SETTINGS = {SETTINGS_PACKAGE + ".local", SETTINGS_PACKAGE + ".test"}
 {% endif %}
 
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def dotenv_path() -> Path | None:
+    """The ``.env`` file this process reads, if any: development processes only.
+
+    Tests (``APP_ENV=test``, set by the test set-up) and production never read
+    it, so a developer's ``.env`` cannot leak into either. The path does not
+    depend on the working directory: every process reads the same file.
+    """
+    if os.environ.get("APP_ENV", "development") != "development":
+        return None
+    return PROJECT_DIR / ".env"
+
+
 class ConfigurationError(RuntimeError):
     """The environment cannot run this process; the message says what to set."""
 
 
 class Environment(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore")
 
     app_env: Literal["development", "test", "production"] = "development"
 {% if cookiecutter.broker == 'redis' %}
@@ -165,7 +178,7 @@ class Environment(BaseSettings):
 def environment() -> Environment:
     """The validated environment of this process."""
     try:
-        env = Environment()
+        env = Environment(_env_file=dotenv_path())
     except ValidationError as error:
         problems = "; ".join(
             f"{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"

@@ -11,6 +11,10 @@ so a stuck beat shows up as unhealthy instead of silently sending nothing.
 """
 
 from __future__ import annotations
+{% if cookiecutter.beat_scheduler == 'static' %}
+
+from pathlib import Path
+{% endif %}
 
 from {{ base[0] }} import {{ base[1] }}
 
@@ -29,6 +33,12 @@ class Scheduler({{ base[1] }}):
         store_periodic_tasks(
             PeriodicTask, IntervalSchedule, CrontabSchedule, periodic_tasks(), replace=False
         )
+        super().setup_schedule()
+
+{% elif cookiecutter.beat_scheduler == 'static' %}
+    def setup_schedule(self):
+        # The schedule file's folder (var/, git-ignored) is not there on a fresh checkout.
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
 
 {% endif %}

@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
-{% if cookiecutter.use_sentry %}
 
+from {{ cookiecutter.project_slug }}.environment import dotenv_path
+{% if cookiecutter.use_sentry %}
 from {{ cookiecutter.project_slug }}.observability import init_sentry
 {% endif %}
 
@@ -17,7 +18,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2]
 PROJECT_DIR = PACKAGE_DIR.parents[1]
 
 env = environ.Env()
-env.read_env(PROJECT_DIR / ".env")
+# The same .env as every other process reads (none in tests and production).
+if dotenv := dotenv_path():
+    env.read_env(dotenv)
 
 # General
 # ------------------------------------------------------------------------------
