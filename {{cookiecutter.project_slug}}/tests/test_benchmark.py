@@ -23,7 +23,13 @@ from {{ slug }}.tools import benchmark
 
 def run_benchmark(tmp_path, *options: str) -> tuple[dict, str]:
     report = tmp_path / "benchmark.json"
-    command = [sys.executable, "-m", "{{ slug }}.tools.benchmark", "--tasks", "30"]
+    command = [
+        sys.executable,
+        "-m",
+        "{{ slug }}.tools.benchmark",
+        "--tasks",
+        "30",
+    ]
     command += ["--latency-samples", "3", "--repeat", "1", "--json", str(report), *options]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -140,7 +140,13 @@ def test_flower_refuses_requests_without_credentials(tmp_path, source):
     credentials = f"admin:{secrets.token_urlsafe(16)}"
     env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
     if source == ".env":
+        # A development checkout of its own (the project's .env is the developer's):
+        # every process reads the .env beside its src/ folder.
+        shutil.copytree(
+            PROJECT_DIR / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
+        )
         (tmp_path / ".env").write_text(f"FLOWER_BASIC_AUTH={credentials}\n")
+        env |= {"PYTHONPATH": str(tmp_path / "src"), "APP_ENV": "development"}
     else:
         env["FLOWER_BASIC_AUTH"] = credentials
     with (tmp_path / "flower.log").open("wb") as log:

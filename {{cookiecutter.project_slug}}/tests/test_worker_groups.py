@@ -48,7 +48,8 @@ def test_every_declared_queue_has_a_worker_group():
 def test_the_launcher_runs_the_group_options_and_lets_later_options_win():
     group = topology.workers()[0]
     line = worker.command(group.name, ["--concurrency=1", "--loglevel=DEBUG"])
-    assert line[1:5] == ["-m", "celery", "--app={{ slug }}.celery_app", "worker"]
+    app = "--app={{ slug }}.celery_app"
+    assert line[1:5] == ["-m", "celery", app, "worker"]
     assert f"--queues={','.join(topology.prefix() + q for q in group.queues)}" in line
     assert f"--soft-time-limit={group.soft_time_limit}" in line
     assert f"--time-limit={group.time_limit}" in line
@@ -114,7 +115,8 @@ def with_overrides(tmp_path: Path, overrides: str, code: str) -> subprocess.Comp
     if not source.exists():
         shutil.copytree(PROJECT_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
     first = repr(topology.WORKERS[0].name)
-    (source / "{{ slug }}" / "overrides.py").write_text(overrides.replace("FIRST", first))
+    overrides_file = source / "{{ slug }}" / "overrides.py"
+    overrides_file.write_text(overrides.replace("FIRST", first))
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=PROJECT_DIR,
@@ -236,7 +238,9 @@ EXTRA_ROUTES = {"{{ slug }}.billing.tasks.charge": "billing"}
 EXTRA_WORKERS = {"billing": {"queues": ["billing"], "profile": "short", "concurrency": 3}}
 TASK_MODULES = ("{{ slug }}.billing.tasks",)
 {% if cookiecutter.__has_beat == 'yes' %}
-PERIODIC_TASKS = {"charge-late": {"task": "{{ slug }}.billing.tasks.charge", "every": 3600}}
+PERIODIC_TASKS = {
+    "charge-late": {"task": "{{ slug }}.billing.tasks.charge", "every": 3600},
+}
 {% endif %}
 WORKERS = {FIRST: {"prefetch_multiplier": 2}}
 """
@@ -245,7 +249,8 @@ from {{ slug }}.celery_app import app
 {% if cookiecutter.__has_beat == 'yes' %}
 from {{ slug }}.schedule import periodic_tasks
 
-assert periodic_tasks()["charge-late"]["task"] == "{{ slug }}.billing.tasks.charge"
+charge = periodic_tasks()["charge-late"]
+assert charge["task"] == "{{ slug }}.billing.tasks.charge", charge
 {% endif %}
 app.loader.import_default_modules()
 app.tasks["{{ slug }}.billing.tasks.charge"].delay(42)
@@ -272,7 +277,13 @@ def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, work
     hostname = f"billing-{uuid.uuid4().hex[:6]}@grown"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "{{ slug }}.worker", "billing", f"--hostname={hostname}"],
+            [
+                sys.executable,
+                "-m",
+                "{{ slug }}.worker",
+                "billing",
+                f"--hostname={hostname}",
+            ],
             cwd=PROJECT_DIR,
             env={**env, "HOSTNAME": hostname},
             stdout=output,

@@ -163,8 +163,8 @@ task_create_missing_queues = False
 # No task_soft_time_limit / task_time_limit here: a publisher writes them into
 # every message, and a message's limits override the consuming worker's. Each
 # worker group gets its limits, pool, concurrency and prefetch on the command
-# line from the launcher (python -m {{ cookiecutter.project_slug }}.worker GROUP, topology.workers()),
-# so a task runs under the limits of the group that consumes its queue.
+# line from the launcher (worker.py, topology.workers()), so a task runs under
+# the limits of the group that consumes its queue.
 timezone = "UTC"
 enable_utc = True
 

@@ -97,7 +97,7 @@ class Environment(BaseSettings):
     worker_stall_timeout: float = 60.0
     # Prefix for queue names, so that several test runs can share one broker.
     celery_queue_prefix: str = ""
-    # The worker group of this process: set by the launcher (python -m {{ cookiecutter.project_slug }}.worker).
+    # The worker group of this process: set by the launcher (worker.py).
     celery_worker_group: str = ""
 {% if cookiecutter.use_sentry %}
     # Error reports go to Sentry only when a DSN is set (observability.py).

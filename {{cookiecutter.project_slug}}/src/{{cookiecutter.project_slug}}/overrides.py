@@ -25,13 +25,16 @@ WORKERS: dict[str, dict] = {}
 
 # Your own worker groups, e.g. {"billing": {"queues": ["billing"], "concurrency": 2}}.
 # Fields they leave out come from their "profile": "short", "general" (the
-# default) or "long" (topology.PROFILES). Start one with
-# `python -m {{ slug }}.worker billing`; give it a service in compose.override.yaml.
+# default), "long" or "io" (topology.PROFILES). Start one with
+# `python -m {{ slug }}.worker billing`;
+# give it a service in compose.override.yaml.
 EXTRA_WORKERS: dict[str, dict] = {}
 
 # Task modules to import in every worker, beside the baseline's, e.g.
-# ("{{ slug }}.billing.tasks",).{% if cookiecutter.framework == "django" %} Tasks of Django apps in INSTALLED_APPS are found without this.{% endif %}
-
+# ("{{ slug }}.billing.tasks",).
+{% if cookiecutter.framework == "django" %}
+# Tasks of Django apps in INSTALLED_APPS are found without this.
+{% endif %}
 TASK_MODULES: tuple[str, ...] = ()
 
 {% if cookiecutter.__has_beat == 'yes' %}

@@ -1,5 +1,5 @@
 {% set slug = cookiecutter.project_slug %}
-"""Start one worker group: ``python -m {{ slug }}.worker GROUP [CELERY WORKER OPTIONS...]``.
+"""Start one worker group: ``python -m {{ slug }}.worker GROUP [OPTIONS...]``.
 
 {% if cookiecutter.framework == 'standalone' %}
 Also installed as the ``{{ slug | replace('_', '-') }}-worker`` command.
@@ -24,7 +24,10 @@ import sys
 from {{ slug }} import topology
 from {{ slug }}.environment import ConfigurationError
 
-USAGE = "usage: python -m {{ slug }}.worker GROUP [celery worker options...] | --list"
+USAGE = (
+    "usage: python -m {{ slug }}.worker GROUP [celery worker options...]\n"
+    "       python -m {{ slug }}.worker --list"
+)
 FIELDS = (
     ("group", "name"),
     ("queues", "queues"),

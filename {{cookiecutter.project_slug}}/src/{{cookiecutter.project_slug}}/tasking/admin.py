@@ -6,7 +6,10 @@ from django.contrib import admin, messages
 
 from {{ cookiecutter.project_slug }}.tasking import models
 {% if cookiecutter.broker == 'rabbitmq' %}
-from {{ cookiecutter.project_slug }}.tasking.operations import collect_from_broker, requeue_and_forget
+from {{ cookiecutter.project_slug }}.tasking.operations import (
+    collect_from_broker,
+    requeue_and_forget,
+)
 {% else %}
 from {{ cookiecutter.project_slug }}.tasking.operations import requeue_and_forget
 {% endif %}

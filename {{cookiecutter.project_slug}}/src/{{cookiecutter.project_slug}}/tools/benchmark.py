@@ -2,7 +2,8 @@
 {% set django = cookiecutter.framework == 'django' %}
 """Throughput, latency and memory of every queue, with its own worker settings.
 
-    python -m {{ slug }}.tools.benchmark [--queues NAME,...] [--tasks N] [--repeat N]
+    python -m {{ slug }}.tools.benchmark \\
+        [--queues NAME,...] [--tasks N] [--repeat N] [--io-wait SECONDS]
 {% if django %}
     python manage.py benchmark ...   (the same options)
 {% else %}
