@@ -216,6 +216,13 @@ SERVICES["CELERY_RESULT_BACKEND"] = "rpc://"
 {% if cookiecutter.__needs_redis == 'yes' %}
 SERVICES["REDIS_URL"] = "redis://127.0.0.1:9/2"
 {% endif %}
+{% if signing %}
+# The test's signing keys (conftest.py), to get past the signing check.
+SERVICES |= {
+    name: os.environ[name]
+    for name in ("CELERY_SIGNING_KEY", "CELERY_SIGNING_CERT", "CELERY_SIGNING_CERT_STORE")
+}
+{% endif %}
 {% if django %}
 DJANGO = {
     "DJANGO_SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,

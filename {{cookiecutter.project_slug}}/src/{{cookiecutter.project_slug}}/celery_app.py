@@ -41,7 +41,7 @@ from {{ cookiecutter.project_slug }}.environment import start
 from {{ cookiecutter.project_slug }}.tasking.outcomes import DurableConsumer
 {% endif %}
 {% if cookiecutter.message_signing %}
-from {{ cookiecutter.project_slug }}.tasking.signing import check_signing_files
+from {{ cookiecutter.project_slug }}.tasking.signing import SigningKeysMissing, check_signing_files
 {% endif %}
 
 # Every celery command (worker{% if cookiecutter.__has_beat == 'yes' %}, beat{% endif %}{% if cookiecutter.__flower == 'yes' %}, Flower{% endif %}, shell) passes the production
@@ -64,7 +64,11 @@ app.steps["consumer"].add(worker_steps.CommandsOnlyBroadcasts)
 {% if cookiecutter.message_signing %}
 # Every message is signed, and only signed messages are accepted.
 # https://docs.celeryq.dev/en/stable/userguide/security.html#message-signing
-check_signing_files()
+try:
+    check_signing_files()
+except SigningKeysMissing as problem:
+    # One line, like every other refusal at start (environment.start).
+    raise SystemExit(f"{{ cookiecutter.project_slug }}: {problem}") from None
 app.setup_security(serializer="{{ cookiecutter.serializer }}")
 {% endif %}
 {% if cookiecutter.framework == 'django' %}

@@ -117,7 +117,13 @@ class Progress(bootsteps.StartStopStep):
             # fetching is by design. Counts as a fetch for the rule.
             state.last_fetch_at = now
         state.written_at = now
-        health.write_state(state)
+        try:
+            health.write_state(state)
+        except OSError as error:
+            # Never raised into the event loop: Kombu would take it for a lost
+            # broker connection and cancel every running task. A state file that
+            # cannot be written goes stale, and the health check says so.
+            logger.error("could not write the health state of %s: %s", state.node, error)
 
     def window_full(self) -> bool:
         qos = getattr(self.worker.consumer, "qos", None)
