@@ -305,6 +305,15 @@ def resolved_config(project: Path, compose_file: str, env: dict[str, str]) -> di
     return yaml.safe_load(result.stdout)
 
 
+def group_of(command: list[str]) -> str | None:
+    """The worker group a launcher command starts (``python -m <slug>.worker GROUP``)."""
+    words = " ".join(command).split()
+    for index, word in enumerate(words[1:-1], start=1):
+        if words[index - 1] == "-m" and word.endswith(".worker"):
+            return words[index + 1]
+    return None
+
+
 def kind_of(name: str, service: dict) -> str:
     """Which exerciser a service gets; unknown services are refused."""
     image = str(service.get("image", ""))
@@ -322,7 +331,7 @@ def kind_of(name: str, service: dict) -> str:
         return "migrate"
     if "manage.py runserver" in joined or joined.startswith("gunicorn"):
         return "web"
-    if " worker " in f" {joined} ":
+    if group_of(command) or " worker " in f" {joined} ":
         return "worker"
     if " beat " in f" {joined} ":
         return "beat"
@@ -484,14 +493,15 @@ def exercise_migrate(stack: NativeStack, kinds: dict[str, str]) -> None:
         stack.exercised[name] = "migrations applied, and a second run changes nothing"
 
 
-def queues_of(command: list[str]) -> list[str]:
-    for part in command:
-        if part.startswith("--queues="):
-            return part.split("=", 1)[1].split(",")
-    text = " ".join(command)
-    match = re.search(r"--queues=(\S+)", text)
-    assert match, f"no --queues in {command}"
-    return match.group(1).split(",")
+def queues_of(stack: NativeStack, name: str) -> list[str]:
+    """The queues a worker service consumes, as its launcher reads them from the topology."""
+    group = group_of(stack.command(name))
+    assert group, f"{name} is not started by the worker launcher: {stack.command(name)}"
+    return stack.python(
+        name,
+        f"from {stack.project.name} import topology; "
+        f"print(*(topology.prefix() + q for q in topology.worker({group!r}).queues))",
+    ).split()
 
 
 # Tasks sent to each queue of a worker; see exercise_worker.
@@ -501,7 +511,7 @@ TASKS_PER_QUEUE = 8
 def exercise_worker(stack: NativeStack, name: str) -> None:
     slug = stack.project.name
     stack.healthy(name, timeout=120)
-    queues = queues_of(stack.command(name))
+    queues = queues_of(stack, name)
     task = f"{slug}.maintenance.tasks.heartbeat"
     # Several tasks per queue: a queue consumed by several groups (the priority
     # topology's "high") shares its tasks among them. Each task must run on a
@@ -524,7 +534,7 @@ def exercise_worker(stack: NativeStack, name: str) -> None:
         marker = f"[{task_id}] succeeded"
         return next((w for w, process in workers.items() if marker in process.output()), None)
 
-    runners = {}
+    runners, consumed = {}, {name: queues}
     for queue, task_ids in sent.items():
         for task_id in task_ids:
             runners[task_id] = wait_until(
@@ -532,10 +542,13 @@ def exercise_worker(stack: NativeStack, name: str) -> None:
                 60,
                 f"a worker of {queue} to run the task sent to it",
             )
-            assert queue in queues_of(stack.command(runners[task_id])), (queue, runners[task_id])
+            runner = runners[task_id]
+            if runner not in consumed:
+                consumed[runner] = queues_of(stack, runner)
+            assert queue in consumed[runner], (queue, runner)
     ran = sorted(set(runners.values()))
     assert name in ran, f"{name} ran none of the tasks sent to {queues}; {ran} ran them"
-    stack.exercised[name] = f"answers ping; ran tasks sent to {', '.join(queues)}"
+    stack.exercised[name] = f"healthy; ran tasks sent to {', '.join(queues)}"
     if stack.command(name)[0] == "watchfiles":
         check_reload_on_python_changes_only(stack, name)
 
@@ -736,6 +749,8 @@ def test_an_unknown_service_is_refused():
     """The classification the test above relies on names what it cannot run."""
     assert kind_of("mailhog", {"image": "mailhog/mailhog:1"}) == "unknown"
     assert kind_of("worker-x", {"command": ["celery", "-A", "x", "worker"]}) == "worker"
+    assert kind_of("worker-y", {"command": ["python", "-m", "x.worker", "y"]}) == "worker"
+    assert group_of(["watchfiles", "--filter=python", "python -m x.worker fast", "src"]) == "fast"
 
 
 if __name__ == "__main__":  # pragma: no cover
