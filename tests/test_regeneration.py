@@ -80,12 +80,12 @@ USER_FILES = {
         f'    assert tasks.invoice.name == "{SLUG}.billing.tasks.invoice"\n'
     ),
     "compose.override.yaml": (
-        "# Ours: the billing worker group.\n"
+        "# Ours: a mail catcher for development.\n"
         "services:\n"
-        "  worker-billing:\n"
-        "    extends:\n"
-        "      service: worker-fast\n"
-        f'    command: ["python", "-m", "{SLUG}.worker", "billing"]\n'
+        "  mailpit:\n"
+        "    image: axllent/mailpit:v1.20\n"
+        "    ports:\n"
+        '      - "127.0.0.1:8025:8025"\n'
     ),
 }
 # The older baseline's extra file, which the current template no longer has.

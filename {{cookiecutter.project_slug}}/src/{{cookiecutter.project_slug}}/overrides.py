@@ -38,7 +38,7 @@ EXTRA_WORKERS: dict[str, dict] = {}
 TASK_MODULES: tuple[str, ...] = ()
 
 {% if cookiecutter.__has_beat == 'yes' %}
-# Periodic tasks for beat, beside schedule.py's: name -> task, and either
+# Periodic tasks, beside schedule.py's: name -> task, and either
 # "every" (seconds) or "crontab" (crontab fields, UTC), e.g.
 # {"sync-invoices": {"task": "{{ slug }}.billing.tasks.sync", "every": 300}}.
 PERIODIC_TASKS: dict[str, dict] = {}
