@@ -102,7 +102,11 @@ def eventually():
 
 
 class Finished:
-    """Task runs seen by this process's worker, by task id: the last state of each."""
+    """Task runs seen by this process's worker, by task id: the outcome of each.
+
+    A run that retried ends after it has published its retry, and under load
+    the retry can finish first: a RETRY never replaces an outcome already seen.
+    """
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
@@ -110,7 +114,8 @@ class Finished:
         self.names: list[str] = []
 
     def on_postrun(self, task_id=None, task=None, state=None, **_):
-        self.states[task_id] = state
+        if state != "RETRY" or task_id not in self.states:
+            self.states[task_id] = state
         self.runs[task_id] = self.runs.get(task_id, 0) + 1
         self.names.append(task.name)
 
