@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
+import math
+import random
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
@@ -95,7 +98,11 @@ def pairwise_covering_set(names: list[str], fixed: dict | None = None) -> list[d
     """Valid combinations in which every pair of values of ``names`` meets at least once.
 
     Options not in ``names`` keep their defaults (or the value in ``fixed``).
-    Greedy: each pick covers the most pairs not yet covered.
+    Each combination baked costs minutes in the slow tests, so the set is kept
+    small: a seeded local search looks for the smallest cover from the lower
+    bound (the largest product of two options' value counts) up to the size a
+    greedy pick gives. Seeded, so every run and every xdist worker collects the
+    same set.
     """
     defaults = {
         key: (value[0] if isinstance(value, list) else value) for key, value in OPTIONS.items()
@@ -107,14 +114,70 @@ def pairwise_covering_set(names: list[str], fixed: dict | None = None) -> list[d
         for combo in itertools.product(*values.values())
     ]
     candidates = [c for c in candidates if is_valid(c)]
+    reachable = set().union(*(value_pairs(c, names) for c in candidates))
 
-    def pairs(answers: dict) -> set:
-        return {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(names, 2)}
+    greedy = _greedy_cover(candidates, names, reachable)
+    floor = max(
+        (len(values[a]) * len(values[b]) for a, b in itertools.combinations(names, 2)), default=1
+    )
+    rng = random.Random(0)
+    for size in range(floor, len(greedy)):
+        found = _search_cover(size, candidates, names, values, reachable, rng)
+        if found is not None:
+            return found
+    return greedy
 
-    reachable = set().union(*(pairs(c) for c in candidates))
+
+def value_pairs(answers: dict, names: list[str]) -> set:
+    """The pairs of option values that ``answers`` covers, among ``names``."""
+    return {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(names, 2)}
+
+
+def _greedy_cover(candidates: list[dict], names: list[str], reachable: set) -> list[dict]:
+    """Each pick covers the most pairs not yet covered."""
+    covers = [value_pairs(c, names) for c in candidates]
+    uncovered = set(reachable)
     chosen: list[dict] = []
-    while reachable:
-        best = max(candidates, key=lambda c: len(pairs(c) & reachable))
-        chosen.append(best)
-        reachable -= pairs(best)
+    while uncovered:
+        best = max(range(len(candidates)), key=lambda i: len(covers[i] & uncovered))
+        chosen.append(candidates[best])
+        uncovered -= covers[best]
     return chosen
+
+
+def _search_cover(size, candidates, names, values, reachable, rng, steps=40_000):
+    """``size`` valid rows covering ``reachable``, by simulated annealing; None if not found.
+
+    One step changes one option of one row; a change that uncovers more pairs
+    is kept now and then, less often as the search cools.
+    """
+    rows = [dict(rng.choice(candidates)) for _ in range(size)]
+    counts = collections.Counter(p for row in rows for p in value_pairs(row, names))
+    uncovered = sum(1 for p in reachable if counts[p] == 0)
+    temperature = 1.0
+    for _ in range(steps):
+        if uncovered == 0:
+            return rows
+        index = rng.randrange(size)
+        name = rng.choice(names)
+        changed = {**rows[index], name: rng.choice(values[name])}
+        if changed == rows[index] or not is_valid(changed):
+            continue
+        before, after = value_pairs(rows[index], names), value_pairs(changed, names)
+        delta = 0
+        for p in before - after:
+            counts[p] -= 1
+            delta += counts[p] == 0
+        for p in after - before:
+            delta -= counts[p] == 0
+            counts[p] += 1
+        if delta <= 0 or rng.random() < math.exp(-delta / temperature):
+            rows[index] = changed
+            uncovered += delta
+        else:
+            for p in after - before:
+                counts[p] -= 1
+            for p in before - after:
+                counts[p] += 1
+        temperature = max(0.05, temperature * 0.9999)
+    return rows if uncovered == 0 else None
