@@ -2,8 +2,8 @@
 
 Anything else gives it back to the broker. A message that keeps ending
 without an outcome (its pool process killed by a segfault or the OOM killer,
-its dead letter not recorded) becomes a dead letter after
-``retry.MAX_RUNS_WITHOUT_OUTCOME`` runs, on either broker. Messages the
+its dead letter not recorded, its whole worker killed) becomes a dead letter
+after ``retry.MAX_RUNS_WITHOUT_OUTCOME`` runs, on either broker. Messages the
 {% if cookiecutter.message_signing %}
 worker refuses before any task runs (unknown task name, untrusted or missing
 signature, undecodable body) are recorded as dead letters too.
@@ -23,6 +23,7 @@ from billiard.exceptions import Terminated, TimeLimitExceeded, WorkerLostError
 from celery.exceptions import Ignore, NotRegistered, Reject, Retry
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
+from celery.worker.state import task_ready
 from kombu.asynchronous import get_event_loop
 
 from {{ cookiecutter.project_slug }}.tasking import retry
@@ -152,7 +153,78 @@ def refused_letter(message, exc: BaseException) -> DeadLetter:
 
 
 class DurableConsumer(Consumer):
-    """Records what it refuses as a dead letter before the message leaves the broker."""
+    """Records what it refuses as a dead letter before the message leaves the broker.
+
+    It also bounds redelivery when no run can report its end: a worker killed
+    as a whole (the OOM killer, a liveness probe restarting a stalled worker, a
+    lost node) leaves no failure to count, and the broker delivers the message
+    again. A message the broker marks as redelivered is counted before it runs;
+    once it has come back ``retry.MAX_RUNS_WITHOUT_OUTCOME`` times it is a dead
+    letter instead. A message a stopping worker held without starting it comes
+    back marked too and is counted as well: it then waits in the dead letters,
+    to be requeued, never lost.
+    """
+
+    def __init__(self, on_task_request, *args, **kwargs):
+        super().__init__(self._bounded(on_task_request), *args, **kwargs)
+
+    def _bounded(self, run_request):
+        def on_task_request(request):
+            if (request.delivery_info or {}).get("redelivered") and self._redelivered_too_often(
+                request
+            ):
+                return
+            run_request(request)
+
+        return on_task_request
+
+    def _redelivered_too_often(self, request) -> bool:
+        retries = request.request_dict.get("retries") or 0
+        try:
+            deliveries = store().count_run_without_outcome(f"{request.id}:{retries}:redelivered")
+        except Exception:
+            logger.exception(
+                "could not count the deliveries of task %s[%s]: it runs", request.name, request.id
+            )
+            return False
+        if deliveries < retry.MAX_RUNS_WITHOUT_OUTCOME:
+            logger.warning(
+                "task %s[%s] delivered again (%d of at most %d times): "
+                "its last delivery ended without an outcome",
+                request.name,
+                request.id,
+                deliveries,
+                retry.MAX_RUNS_WITHOUT_OUTCOME,
+            )
+            return False
+        letter = DeadLetter(
+            task_name=request.name,
+            task_id=request.id,
+            args=list(request.args or ()),
+            kwargs=dict(request.kwargs or {}),
+            queue=(request.delivery_info or {}).get("routing_key") or "",
+            exception=(
+                f"RedeliveredTooOften: delivered again {deliveries} times, each delivery ended "
+                "without an outcome (its worker killed or stopped)"
+            ),
+            traceback="",
+            retries=retries,
+        )
+        try:
+            recorded = store().record_dead_letter(letter)
+        except Exception:
+            logger.exception("could not record dead letter %r: it runs", letter)
+            return False
+        logger.error(
+            "task %s[%s] delivered again %d times without an outcome: dead letter %s",
+            request.name,
+            request.id,
+            deliveries,
+            recorded.id,
+        )
+        request.acknowledge()
+        task_ready(request)
+        return True
 
     def _recorded(self, message, exc: BaseException) -> bool:
         letter = refused_letter(message, exc)
