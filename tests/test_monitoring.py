@@ -176,6 +176,17 @@ def test_a_wrong_unacked_threshold_is_found(bake_quickly, tmp_path, old, new):
     assert "CeleryMessageUnacknowledged" in problems
 
 
+def test_the_unacked_metric_is_known_only_as_unacked_py_serves_it(bake_quickly, tmp_path):
+    """Its panels and alerts are checked like the exporter's: without it they select nothing."""
+    answers = {**RENDERINGS[0], "broker": "redis"}
+    project = bake_quickly(**answers)
+    without = known_metrics(answers) - monitoring.UNACKED_METRICS
+    problems = monitoring.prometheus_problems(project, without, tmp_path)
+    unknown = "celery_queue_oldest_unacked_age_seconds is not a metric"
+    assert any(p.startswith("celery-queues.json") and unknown in p for p in problems), problems
+    assert any(p.startswith("alerts.yml: CeleryMessageUnacknowledged") for p in problems)
+
+
 def test_an_alert_without_unit_tests_is_found(project):
     edit(
         project / "deploy/prometheus/alerts.yml",
