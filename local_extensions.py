@@ -229,6 +229,9 @@ BASE_RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 6
 # The runtime alert fires when the 95th percentile passes this share of the
 # queue's soft time limit.
 NEAR_SOFT_LIMIT = 0.8
+# Seconds added to the longest legitimate wait of a delivered message before
+# the unacknowledged-message alert (Redis) fires: a scrape and an evaluation.
+UNACKED_MARGIN = 60
 
 # Kubernetes autoscaling of every worker group (KEDA), unless a group sets its
 # own "autoscaling". Overlays may patch the ScaledObjects further.
@@ -271,6 +274,13 @@ def _monitoring(data: dict) -> None:
         queue["soft_time_limit"] = min(w["soft_time_limit"] for w in consumers)
         queue["runtime_alert_seconds"] = _number(NEAR_SOFT_LIMIT * queue["soft_time_limit"])
         queue["backlog_threshold"] = BACKLOG_THRESHOLDS[queue["kind"]]
+        # A worker reserves concurrency x prefetch_multiplier messages and, with
+        # late acks, acknowledges each after it ran: the last one it reserved may
+        # wait behind prefetch_multiplier - 1 tasks per process, then run, each up
+        # to the hard limit. Past that (and the margin), nobody is finishing it.
+        queue["unacked_alert_seconds"] = UNACKED_MARGIN + max(
+            w["prefetch_multiplier"] * w["time_limit"] for w in consumers
+        )
     data["runtime_buckets"] = runtime_buckets(data["queues"])
     # Queues the exporter watches: every work queue and the dead-letter queue,
     # which no worker consumes and which it would otherwise never see.

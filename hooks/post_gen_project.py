@@ -21,6 +21,7 @@ FLOWER = "{{ cookiecutter.__flower }}"
 SENTRY = {{ cookiecutter.use_sentry }}
 OPENTELEMETRY = {{ cookiecutter.use_opentelemetry }}
 NEEDS_REDIS = "{{ cookiecutter.__needs_redis }}"
+BROKER = "{{ cookiecutter.broker }}"
 PACKAGE = os.path.join("src", "{{ cookiecutter.project_slug }}")
 # Cookiecutter's runs print the next steps; cruft renders its updates in scratch
 # directories (no _repo_dir), where a path and commands would mislead.
@@ -111,6 +112,11 @@ def remove_prometheus_files() -> None:
         os.rmdir("deploy")
 
 
+def remove_unacked_files() -> None:
+    """The unacknowledged-message metric reads Kombu's Redis keys (README, Monitoring)."""
+    remove(os.path.join(PACKAGE, "unacked.py"), os.path.join("tests", "test_unacked.py"))
+
+
 def remove_flower_files() -> None:
     remove(os.path.join(PACKAGE, "flowerconfig.py"), os.path.join(KUBERNETES, "flower.yaml"))
 
@@ -157,6 +163,8 @@ def main() -> None:
         remove_flower_files()
     if PROMETHEUS != "yes":
         remove_prometheus_files()
+    if PROMETHEUS != "yes" or BROKER != "redis":
+        remove_unacked_files()
     if not (SENTRY or OPENTELEMETRY):
         remove_observability_files()
     if CI != "github":

@@ -42,6 +42,10 @@ EXPORTER_METRICS = frozenset(
 )
 # Exposed by the exporter on RabbitMQ only.
 RABBITMQ_ONLY_METRICS = frozenset({"celery_active_consumer_count"})
+# Exposed by the project's own unacked.py (Redis projects): the age of the
+# oldest unacknowledged message of each queue. Its generated test reads it from
+# a real Redis.
+UNACKED_METRICS = frozenset({"celery_queue_oldest_unacked_age_seconds"})
 # Flower 2.2's own metrics (flower/events.py), checked against a live Flower too.
 FLOWER_METRICS = frozenset(
     {

@@ -14,7 +14,7 @@ healthcheck; the migration finishes; each worker answers its healthcheck (a
 ping to its own node) and runs a task sent to each of its queues; beat passes
 its healthcheck and sends a scheduled task; the web app answers its
 healthcheck and serves the admin; Flower refuses a request without credentials
-and accepts one with them; the exporter serves metrics. A service this test
+and accepts one with them; the exporters serve metrics. A service this test
 does not know how to exercise fails it.
 
 The services listen on the ports compose gives them, so these tests run one
@@ -337,6 +337,8 @@ def kind_of(name: str, service: dict) -> str:
         return "beat"
     if " flower" in f" {joined}":
         return "flower"
+    if joined.endswith(".unacked"):
+        return "unacked"
     return "unknown"
 
 
@@ -412,7 +414,7 @@ def test_every_compose_service_runs_natively(project, compose_file, tmp_path):
             exercise_migrate(stack, kinds)
         # Long-running services start together, as compose starts them.
         for name, kind in kinds.items():
-            if kind in {"worker", "beat", "web", "flower"}:
+            if kind in {"worker", "beat", "web", "flower", "unacked"}:
                 stack.start(name)
             elif kind == "exporter":
                 start_exporter(stack, name)
@@ -427,6 +429,8 @@ def test_every_compose_service_runs_natively(project, compose_file, tmp_path):
                 exercise_flower(stack, name)
             elif kind == "exporter":
                 exercise_exporter(stack, name)
+            elif kind == "unacked":
+                exercise_unacked(stack, name)
             elif kind == "prometheus":
                 exercise_prometheus(stack, name)
             elif kind == "grafana":
@@ -693,6 +697,15 @@ def exercise_exporter(stack: NativeStack, name: str) -> None:
     stack.exercised[name] = "/health answers; /metrics serves celery_* metrics"
 
 
+def exercise_unacked(stack: NativeStack, name: str) -> None:
+    """Its compose healthcheck reads /metrics on the port Prometheus scrapes."""
+    stack.healthy(name, timeout=60)
+    status, body = http_get("http://127.0.0.1:9809/metrics")
+    metric = next(iter(monitoring.UNACKED_METRICS))
+    assert status == 200 and metric in body, f"{name}: /metrics answered {status}"
+    stack.exercised[name] = f"healthy; /metrics serves {metric}"
+
+
 def start_prometheus(stack: NativeStack, name: str) -> None:
     """Debian's prometheus with the compose command; the web port is a free one."""
     stack.prometheus_port = free_port()
@@ -719,7 +732,7 @@ def exercise_prometheus(stack: NativeStack, name: str) -> None:
     for target in targets:
         host, port = target.rsplit(":", 1)
         assert host in stack.config["services"], f"{name} scrapes {target}: no such service"
-        assert port in {"9808", "5555"}, f"{name} scrapes {target}: not the exporter's or Flower's"
+        assert port in {"9808", "9809", "5555"}, f"{name} scrapes {target}: not an exporter's"
     alerts = sum(len(group["rules"]) for group in rules)
     stack.exercised[name] = f"ready; {alerts} alert rules loaded; scrapes {', '.join(targets)}"
 
@@ -750,6 +763,7 @@ def test_an_unknown_service_is_refused():
     assert kind_of("mailhog", {"image": "mailhog/mailhog:1"}) == "unknown"
     assert kind_of("worker-x", {"command": ["celery", "-A", "x", "worker"]}) == "worker"
     assert kind_of("worker-y", {"command": ["python", "-m", "x.worker", "y"]}) == "worker"
+    assert kind_of("celery-unacked", {"command": ["python", "-m", "x.unacked"]}) == "unacked"
     assert group_of(["watchfiles", "--filter=python", "python -m x.worker fast", "src"]) == "fast"
 
 

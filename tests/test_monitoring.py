@@ -46,6 +46,8 @@ RENDERINGS = [
 
 def known_metrics(answers: dict) -> frozenset[str]:
     known = monitoring.EXPORTER_METRICS | monitoring.PROMETHEUS_METRICS
+    if answers["broker"] == "redis":
+        known |= monitoring.UNACKED_METRICS
     return known | monitoring.FLOWER_METRICS if "flower" in answers["monitoring"] else known
 
 
@@ -61,11 +63,22 @@ def test_prometheus_and_grafana_files_pass_promtool(bake_quickly, answers, tmp_p
     assert monitoring.prometheus_problems(project, known_metrics(answers), tmp_path) == []
     assert monitoring.untested_alerts(project) == []
     alerts = (project / "deploy/prometheus/alerts.yml").read_text()
+    redis = answers["broker"] == "redis"
     for queue in local_extensions.topology(answers["queue_topology"])["queues"]:
         assert f'queue_name="{queue["name"]}"' in alerts
+        unacked = (
+            f'celery_queue_oldest_unacked_age_seconds{{queue_name="{queue["name"]}"}}'
+            f" > {queue['unacked_alert_seconds']}"
+        )
+        assert (unacked in alerts) == redis
+    assert ("celery-unacked:9809" in config_of(project)) == redis
+    assert (project / f"src/{project.name}/unacked.py").exists() == redis
     assert ("CeleryBeatStalled" in alerts) == (answers["beat_scheduler"] != "none")
-    config = (project / "deploy/prometheus/prometheus.yml").read_text()
-    assert ("flower:5555" in config) == ("flower" in answers["monitoring"])
+    assert ("flower:5555" in config_of(project)) == ("flower" in answers["monitoring"])
+
+
+def config_of(project) -> str:
+    return (project / "deploy/prometheus/prometheus.yml").read_text()
 
 
 @pytest.mark.parametrize("watch", ["flower", "none"])
@@ -137,6 +150,41 @@ def test_a_broken_file_is_found(project, tmp_path, file, old, new, complaint):
     edit(project / "deploy" / file, old, new)
     problems = "\n".join(monitoring.prometheus_problems(project, KNOWN, tmp_path))
     assert complaint in problems
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # The threshold is the fast group's prefetch_multiplier x hard time limit + margin.
+        (
+            'unacked_age_seconds{queue_name="fast"} > 540',
+            'unacked_age_seconds{queue_name="fast"} > 480',
+        ),
+        (
+            'unacked_age_seconds{queue_name="slow"} > 1320',
+            'unacked_age_seconds{queue_name="slow"} > 1380',
+        ),
+    ],
+)
+def test_a_wrong_unacked_threshold_is_found(bake_quickly, tmp_path, old, new):
+    answers = {**RENDERINGS[0], "broker": "redis"}
+    project = bake_quickly(**answers)
+    known = known_metrics(answers)
+    assert monitoring.prometheus_problems(project, known, tmp_path) == []
+    edit(project / "deploy/prometheus/alerts.yml", old, new)
+    problems = "\n".join(monitoring.prometheus_problems(project, known, tmp_path))
+    assert "CeleryMessageUnacknowledged" in problems
+
+
+def test_the_unacked_metric_is_known_only_as_unacked_py_serves_it(bake_quickly, tmp_path):
+    """Its panels and alerts are checked like the exporter's: without it they select nothing."""
+    answers = {**RENDERINGS[0], "broker": "redis"}
+    project = bake_quickly(**answers)
+    without = known_metrics(answers) - monitoring.UNACKED_METRICS
+    problems = monitoring.prometheus_problems(project, without, tmp_path)
+    unknown = "celery_queue_oldest_unacked_age_seconds is not a metric"
+    assert any(p.startswith("celery-queues.json") and unknown in p for p in problems), problems
+    assert any(p.startswith("alerts.yml: CeleryMessageUnacknowledged") for p in problems)
 
 
 def test_an_alert_without_unit_tests_is_found(project):

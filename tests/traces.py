@@ -45,6 +45,11 @@ def forbidden(answers: dict) -> list[tuple[str, str, str]]:
         refuse(r"(?i)flower|5555", f"monitoring={monitoring}")
     if "prometheus" not in monitoring:
         refuse(r"(?i)prometheus|grafana|celery[-_]exporter|9808", f"monitoring={monitoring}")
+    if "prometheus" not in monitoring or answers["broker"] != "redis":
+        refuse(
+            r"celery[-_]unacked|oldest_unacked|\b9809\b|CeleryMessageUnacknowledged",
+            f"monitoring={monitoring}, broker={answers['broker']}",
+        )
     if monitoring == "none":
         refuse(r"worker_send_task_events = True|task_send_sent_event = True", "monitoring=none")
     beat = answers["beat_scheduler"]
