@@ -224,13 +224,15 @@ def environment() -> Environment:
 
 
 def read_environment() -> Environment:
-    """The environment as it is now, validated; a ConfigurationError names what is wrong.
 {% if cookiecutter.framework == 'django' %}
+    """The environment as it is now, validated; a ConfigurationError names what is wrong.
 
     The Django settings read it afresh: the test set-up loads them before it
     sets its queue prefix, which ``environment()`` must still see.
-{% endif %}
     """
+{% else %}
+    """The environment as it is now, validated; a ConfigurationError names what is wrong."""
+{% endif %}
     try:
         env = Environment(_env_file=dotenv_path())
     except ValidationError as error:
