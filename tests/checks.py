@@ -172,8 +172,9 @@ class _ComposeServer:
         self.process: subprocess.Popen | None = None
         self.verdicts: dict[str, str] = {}
 
-    def check(self, file: Path, env: dict[str, str]) -> str:
-        key = digest(file.read_bytes(), json.dumps(env, sort_keys=True))
+    def check(self, files: list[Path], env: dict[str, str]) -> str:
+        """docker-compose's verdict on ``files`` read together (later ones override)."""
+        key = digest(*(file.read_bytes() for file in files), json.dumps(env, sort_keys=True))
         if key not in self.verdicts:
             if self.process is None:
                 self.process = subprocess.Popen(
@@ -182,7 +183,8 @@ class _ComposeServer:
                     stdout=subprocess.PIPE,
                     text=True,
                 )
-            self.process.stdin.write(json.dumps({"file": str(file), "env": env}) + "\n")
+            request = {"files": [str(file) for file in files], "env": env}
+            self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             answer = json.loads(self.process.stdout.readline())
             self.verdicts[key] = answer["error"]
@@ -197,8 +199,33 @@ def docker_compose_errors(root: Path, paths: list[str], env: dict[str, str]) -> 
     return [
         f"{path}: docker-compose config: {verdict}"
         for path in paths
-        if (verdict := _compose_server.check(root / path, env))
+        if (verdict := _compose_server.check([root / path], env))
     ]
+
+
+# The README's example of a user's compose.override.yaml: the YAML block right
+# after the sentence that names the file.
+README_OVERRIDE_EXAMPLE = re.compile(r"`compose\.override\.yaml`[^`]*\n```yaml\n(.*?)```", re.S)
+
+
+def readme_override_example(tree: dict[str, bytes]) -> str:
+    match = README_OVERRIDE_EXAMPLE.search(tree.get("README.md", b"").decode())
+    return match.group(1) if match else ""
+
+
+def readme_override_errors(root: Path, tree: dict[str, bytes], env: dict[str, str]) -> list[str]:
+    """What ``docker-compose -f compose.yaml -f compose.override.yaml config -q`` says of
+    the README's example, written to compose.override.yaml in the project for the check."""
+    example = readme_override_example(tree)
+    if not example:
+        return ["README.md: no compose.override.yaml example"]
+    override = root / "compose.override.yaml"
+    override.write_text(example)
+    try:
+        verdict = _compose_server.check([root / "compose.yaml", override], env)
+    finally:
+        override.unlink()
+    return [f"README.md's compose.override.yaml example: {verdict}"] if verdict else []
 
 
 # Required variables of the production compose file, with stand-in values:

@@ -6,6 +6,7 @@ one defect and must name it.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -180,6 +181,30 @@ def test_compose_server_agrees_with_docker_compose_cli(project):
     )
     assert cli.returncode != 0
     assert checks.docker_compose_errors(project, ["compose.yaml"], {}) != []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="docker-compose refuses to extend a worker: it has depends_on (compose.yaml's x-app)",
+)
+def test_readme_compose_override_example_passes_docker_compose(project):
+    tree = checks.read_tree(project)
+    assert "extends:" in checks.readme_override_example(tree)
+    assert checks.readme_override_errors(project, tree, {}) == []
+    assert not (project / "compose.override.yaml").exists(), "the check leaves nothing behind"
+
+
+def test_a_broken_readme_compose_override_example_is_found(project):
+    readme = project / "README.md"
+    example = checks.readme_override_example(checks.read_tree(project))
+    broken = re.sub(r"service: \S+", "service: no-such-service", example, count=1)
+    readme.write_text(readme.read_text().replace(example, broken, 1))
+    errors = checks.readme_override_errors(project, checks.read_tree(project), {})
+    assert len(errors) == 1 and "no-such-service" in errors[0], errors
+    readme.write_text(readme.read_text().replace(broken, "", 1))
+    assert checks.readme_override_errors(project, checks.read_tree(project), {}) == [
+        "README.md: no compose.override.yaml example"
+    ]
 
 
 def test_template_code_is_linted_and_formatted():

@@ -35,6 +35,9 @@ from tests.test_matrix import problems_of
 
 SLUG = "acme_tasks"
 PACKAGE = f"src/{SLUG}"
+# The template files a user owns ([tool.cruft] skip): updates never touch them.
+# The Django settings one exists in Django projects only.
+USER_OWNED = (f"{PACKAGE}/overrides.py", f"{PACKAGE}/config/settings/overrides.py")
 CRUFT = [sys.executable, "-m", "cruft"]
 # Git as on a fresh machine (no personal configuration such as commit signing),
 # with an identity of its own.
@@ -49,7 +52,9 @@ GIT_ENV = {
 # Files a user edits in the update test, and what they add to each. The
 # project grows through its user-owned files only: overrides.py (a queue with
 # its own worker group, a route, a task module, a periodic task, tuning) and
-# files of its own; README.md is the one baseline file edited, to see a merge.
+# files of its own, and in a Django project its settings overrides; README.md is
+# the one baseline file edited, to see a merge. A file the project does not have
+# is left out.
 USER_APPENDS = {
     f"{PACKAGE}/overrides.py": (
         "\n# Ours: billing, on a queue and worker group of its own.\n"
@@ -62,6 +67,7 @@ USER_APPENDS = {
         'WORKERS = {"fast": {"concurrency": 8}}\n'
         'SETTINGS = {**SETTINGS, "broker_pool_limit": 20}\n'
     ),
+    f"{PACKAGE}/config/settings/overrides.py": '\n# Ours.\nTIME_ZONE = "Europe/Berlin"\n',
     "README.md": "\n## Our runbook\n\nPage the engineer on call.\n",
 }
 # Files a user adds.
@@ -133,8 +139,9 @@ def make_older_baseline(template: Path) -> None:
     )
     (project / ".env.example").unlink()
     (package / "tasking" / "legacy.py").write_text('"""Dropped by the newer baseline."""\n')
-    overrides = package / "overrides.py"
-    overrides.write_text(overrides.read_text().replace('"""', '"""Older wording. ', 1))
+    for name in USER_OWNED:
+        owned = project / name.replace(SLUG, "{{cookiecutter.project_slug}}")
+        owned.write_text(owned.read_text().replace('"""', '"""Older wording. ', 1))
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +225,12 @@ def start_repository(project: Path) -> None:
     commit_all(project, "Baked project")
 
 
+def user_appends(project: Path) -> dict[str, str]:
+    return {name: text for name, text in USER_APPENDS.items() if (project / name).exists()}
+
+
 def make_user_edits(project: Path) -> None:
-    for name, addition in USER_APPENDS.items():
+    for name, addition in user_appends(project).items():
         with (project / name).open("a") as file:
             file.write(addition)
     for name, content in USER_FILES.items():
@@ -231,22 +242,23 @@ def make_user_edits(project: Path) -> None:
 def assert_user_work_intact(project: Path, before: dict[str, bytes]) -> None:
     for name, content in USER_FILES.items():
         assert (project / name).read_text() == content
-    for name, addition in USER_APPENDS.items():
+    for name, addition in user_appends(project).items():
         assert (project / name).read_text().endswith(addition), f"{name} lost our edit"
-    overrides = f"{PACKAGE}/overrides.py"
-    assert (project / overrides).read_bytes() == before[overrides], "a skipped file was touched"
+    for name in USER_OWNED:
+        if name in before:
+            assert (project / name).read_bytes() == before[name], f"skipped {name} was touched"
 
 
 def assert_matches_fresh_bake(project: Path, fresh: Path) -> None:
     """Every baseline file is the fresh bake's; only our files differ or are added."""
     ours, baseline = tree(project), tree(fresh)
-    skipped = {f"{PACKAGE}/overrides.py"}
+    skipped = set(USER_OWNED)
     missing = sorted(set(baseline) - set(ours) - skipped)
     assert not missing, f"baseline files missing after the update: {missing}"
     extra = sorted(set(ours) - set(baseline) - set(USER_FILES) - {".cruft.json"})
     assert not extra, f"files neither ours nor the baseline's: {extra}"
     expected = dict(baseline)
-    for name, addition in USER_APPENDS.items():
+    for name, addition in user_appends(project).items():
         if name in expected:
             expected[name] += addition.encode()
     differing = sorted(name for name in set(baseline) - skipped if ours[name] != expected[name])

@@ -1,11 +1,13 @@
-"""The Django side: migrations, production settings, and work enqueued after commit."""
+"""The Django side: migrations, settings (production, yours), and work enqueued after commit."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from {{ cookiecutter.project_slug }}.orders.tasks import confirm_order
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-PRODUCTION_SETTINGS = "{{ cookiecutter.project_slug }}.config.settings.production"
+SETTINGS_PACKAGE = "{{ cookiecutter.project_slug }}.config.settings"
+PRODUCTION_SETTINGS = SETTINGS_PACKAGE + ".production"
 PRODUCTION_SECRETS = {
     "DJANGO_SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
     "DJANGO_ALLOWED_HOSTS": "example.com",
@@ -53,16 +56,22 @@ def test_a_process_started_by_a_test_uses_the_test_database():
     assert run.stdout.strip() == connection.settings_dict["NAME"], run.stderr
 
 
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def python(*args: str, env: dict[str, str], settings: str = PRODUCTION_SETTINGS):
+    """``python ARGS`` in the project, with ``settings`` and only ``env`` for Django's variables."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=PROJECT_DIR,
-        env={**clean, "DJANGO_SETTINGS_MODULE": PRODUCTION_SETTINGS, **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": settings, **env},
         capture_output=True,
         text=True,
+        timeout=120,
         check=False,
     )
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return python("manage.py", *args, env=env)
 
 
 @pytest.mark.parametrize("missing", sorted(PRODUCTION_SECRETS))
@@ -76,6 +85,52 @@ def test_production_refuses_to_start_without_a_secret(missing):
 def test_production_passes_the_deployment_checklist():
     run = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_SECRETS)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+YOUR_SETTINGS = "src/{{ cookiecutter.project_slug }}/config/settings/overrides.py"
+# Values no baseline settings module has, for settings that base, local,
+# production and test set.
+YOURS = {
+    "TIME_ZONE": "Europe/Berlin",
+    "SECRET_KEY": "yours-" + "y" * 50,
+    "ALLOWED_HOSTS": ["yours.example.com"],
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.ScryptPasswordHasher"],
+}
+# Run as: python -c WITH_YOUR_SETTINGS SETTINGS_AS_JSON; prints the settings Django ends with.
+WITH_YOUR_SETTINGS = """
+import json
+import sys
+import types
+
+yours = json.loads(sys.argv[1])
+overrides = types.ModuleType("{{ cookiecutter.project_slug }}.config.settings.overrides")
+vars(overrides).update(yours)
+sys.modules[overrides.__name__] = overrides
+
+from django.conf import settings
+
+print(json.dumps({name: getattr(settings, name) for name in yours}))
+"""
+
+
+@pytest.mark.parametrize("module", ["local", "production", "test"])
+def test_your_settings_win_in_every_environment(module):
+    """config/settings/overrides.py is applied last by every settings module the project runs."""
+    run = python(
+        "-c",
+        WITH_YOUR_SETTINGS,
+        json.dumps(YOURS),
+        env=PRODUCTION_SECRETS,
+        settings=f"{SETTINGS_PACKAGE}.{module}",
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == YOURS
+
+
+def test_your_settings_are_never_touched_by_baseline_updates():
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    assert YOUR_SETTINGS in pyproject["tool"]["cruft"]["skip"]
+    assert (PROJECT_DIR / YOUR_SETTINGS).is_file()
 
 
 @pytest.mark.integration

@@ -6,16 +6,33 @@ connection settings here, and every entry point applies the one production rule
 localhost; with ``APP_ENV=production`` nothing is defaulted, and a missing or
 unsafe setting stops the process with one line that names it.
 """
+{% if cookiecutter.framework == 'django' %}
+
+# The Django settings (config/settings/*.py) read their variables here too, not
+# with django-environ: one .env rule (development only, the same file for every
+# process), one validation at start, one error style (a line naming the
+# variable), and the same code as the standalone variant. DATABASE_URL is parsed
+# into Django's form by dj-database-url in the settings.
+{% endif %}
 
 from __future__ import annotations
 
 import os
 from functools import cache
 from pathlib import Path
+{% if cookiecutter.framework == 'django' %}
+from typing import Annotated, Literal
+{% else %}
 from typing import Literal
+{% endif %}
 
+{% if cookiecutter.framework == 'django' %}
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+{% else %}
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{% endif %}
 
 from {{ cookiecutter.project_slug }} import tls
 
@@ -84,9 +101,7 @@ class Environment(BaseSettings):
 {% if cookiecutter.beat_scheduler == 'static' %}
     celery_beat_schedule_file: str = "var/celerybeat-schedule"
 {% endif %}
-{% if cookiecutter.framework != 'django' %}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-{% endif %}
 {% if cookiecutter.broker == 'redis' or cookiecutter.result_backend == 'redis' %}
     # Seconds before Redis redelivers an unacknowledged task; unset, it is
     # derived from the longest time limit, countdown and backoff (celeryconfig.py).
@@ -119,11 +134,39 @@ class Environment(BaseSettings):
     # user:password[,user:password...]: Flower reads it here (flowerconfig.py).
     flower_basic_auth: str = ""
 {% endif %}
+{% if cookiecutter.framework == 'django' %}
+    # Django (config/settings). Unset, each settings module has its default;
+    # the production settings refuse to start without the secrets.
+    database_url: str = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
+    conn_max_age: int = 60
+    django_debug: bool | None = None
+    django_secret_key: str = ""
+    # Comma-separated, e.g. DJANGO_ALLOWED_HOSTS=example.com,www.example.com
+    django_allowed_hosts: Annotated[list[str], NoDecode] = []
+    django_static_root: Path | None = None
+    django_secure_ssl_redirect: bool = True
+    django_secure_hsts_seconds: int = 60 * 60 * 24 * 365
+
+    @field_validator("django_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+{% endif %}
+
+    def unset(self, *names: str) -> list[str]:
+        """The variables among ``names`` (field names) that are unset or empty, upper-case."""
+        return [
+            name.upper()
+            for name in names
+            if name not in self.model_fields_set or not getattr(self, name)
+        ]
 
     def missing_in_production(self) -> list[str]:
         if self.app_env != "production":
             return []
-        return [name for name in REQUIRED_IN_PRODUCTION if name not in self.model_fields_set]
+        return self.unset(*REQUIRED_IN_PRODUCTION)
 
     def endpoint(self, name: str) -> tls.Endpoint:
         """The URL setting ``name``, split into the URL a client gets and its TLS settings."""
@@ -176,7 +219,20 @@ class Environment(BaseSettings):
 
 @cache
 def environment() -> Environment:
-    """The validated environment of this process."""
+    """The validated environment of this process, read once."""
+    return read_environment()
+
+
+def read_environment() -> Environment:
+{% if cookiecutter.framework == 'django' %}
+    """The environment as it is now, validated; a ConfigurationError names what is wrong.
+
+    The Django settings read it afresh: the test set-up loads them before it
+    sets its queue prefix, which ``environment()`` must still see.
+    """
+{% else %}
+    """The environment as it is now, validated; a ConfigurationError names what is wrong."""
+{% endif %}
     try:
         env = Environment(_env_file=dotenv_path())
     except ValidationError as error:
@@ -187,9 +243,8 @@ def environment() -> Environment:
         raise ConfigurationError(f"invalid environment: {problems}") from None
     missing = env.missing_in_production()
     if missing:
-        names = ", ".join(name.upper() for name in missing)
         raise ConfigurationError(
-            f"APP_ENV=production needs {names}: set them in the environment "
+            f"APP_ENV=production needs {', '.join(missing)}: set them in the environment "
             "(no development default is used in production)"
         )
     unsafe = env.unsafe_connections()

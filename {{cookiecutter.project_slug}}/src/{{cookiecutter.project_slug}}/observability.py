@@ -25,7 +25,7 @@ from functools import cache
 {% endif %}
 from {{ cookiecutter.project_slug }} import __version__
 {% if sentry %}
-from {{ cookiecutter.project_slug }}.environment import environment
+from {{ cookiecutter.project_slug }}.environment import Environment, environment
 {% endif %}
 {% if otel %}
 
@@ -63,9 +63,9 @@ def init_sentry(dsn: str, environment_name: str, release: str = "") -> bool:
     return True
 
 
-def init_sentry_from_environment() -> bool:
-    """``init_sentry`` with this process's validated environment (environment.py)."""
-    env = environment()
+def init_sentry_from_environment(env: Environment | None = None) -> bool:
+    """``init_sentry`` with ``env``, else this process's validated environment (environment.py)."""
+    env = env or environment()
     return init_sentry(env.sentry_dsn, env.sentry_environment or env.app_env, env.sentry_release)
 {% endif %}
 {% if otel %}

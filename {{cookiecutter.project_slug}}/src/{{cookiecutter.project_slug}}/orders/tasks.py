@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from {{ cookiecutter.project_slug }}.celery_app import app
-from {{ cookiecutter.project_slug }}.notifications.tasks import send_notification
 from {{ cookiecutter.project_slug }}.orders.models import Order
 from {{ cookiecutter.project_slug }}.tasking.retry import PermanentError
 
@@ -19,8 +18,12 @@ def confirm_order(order_id: int) -> None:
         order = Order.objects.get(pk=order_id)
     except Order.DoesNotExist:
         raise PermanentError(f"order {order_id} does not exist") from None
-    send_notification.delay(
-        order.customer_email,
-        f"We received your order {order.pk}.",
-        f"order-confirmation:{order.pk}",
-    )
+    # Another family's task, by name: task families never import each other.
+    app.signature(
+        "{{ cookiecutter.project_slug }}.notifications.tasks.send_notification",
+        args=(
+            order.customer_email,
+            f"We received your order {order.pk}.",
+            f"order-confirmation:{order.pk}",
+        ),
+    ).delay()

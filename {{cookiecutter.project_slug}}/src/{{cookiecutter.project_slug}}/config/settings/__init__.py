@@ -1,1 +1,1 @@
-"""Settings split by environment: base, local, production and test."""
+"""Settings split by environment: base, local, production and test, then yours (overrides)."""

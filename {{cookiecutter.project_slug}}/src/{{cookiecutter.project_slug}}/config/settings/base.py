@@ -1,5 +1,7 @@
 """Settings shared by every environment, read from the environment.
 
+Every variable comes from the validated environment of environment.py, which
+reads the same .env as every other process (none in tests and production).
 Docs: https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
@@ -7,24 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import environ
+import dj_database_url
 
-from {{ cookiecutter.project_slug }}.environment import dotenv_path
+from {{ cookiecutter.project_slug }}.environment import read_environment
 {% if cookiecutter.use_sentry %}
-from {{ cookiecutter.project_slug }}.observability import init_sentry
+from {{ cookiecutter.project_slug }}.observability import init_sentry_from_environment
 {% endif %}
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 PROJECT_DIR = PACKAGE_DIR.parents[1]
 
-env = environ.Env()
-# The same .env as every other process reads (none in tests and production).
-if dotenv := dotenv_path():
-    env.read_env(dotenv)
+env = read_environment()
 
 # General
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = bool(env.django_debug)
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
@@ -34,10 +33,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Databases
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
-DEVELOPMENT_DATABASE = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
-DATABASES = {"default": env.db("DATABASE_URL", default=DEVELOPMENT_DATABASE)}
+DATABASES = {"default": dj_database_url.parse(env.database_url, conn_max_age=env.conn_max_age)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 
 # URLs and applications
 # ------------------------------------------------------------------------------
@@ -93,7 +90,7 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 # The image collects static files at build time into DJANGO_STATIC_ROOT.
-STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=PROJECT_DIR / "staticfiles")
+STATIC_ROOT = env.django_static_root or PROJECT_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -110,16 +107,11 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env.log_level},
 }
 {% if cookiecutter.use_sentry %}
 
 # Error reports: Sentry, only when SENTRY_DSN is set (observability.py)
 # ------------------------------------------------------------------------------
-APP_ENV = env.str("APP_ENV", default="development")
-init_sentry(
-    dsn=env.str("SENTRY_DSN", default=""),
-    environment_name=env.str("SENTRY_ENVIRONMENT", default=APP_ENV),
-    release=env.str("SENTRY_RELEASE", default=""),
-)
+init_sentry_from_environment(env)
 {% endif %}

@@ -21,3 +21,6 @@ DATABASES["default"]["TEST"] = {"NAME": _TEST_DATABASE}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Yours, applied last: overrides.py wins over every setting above.
+from .overrides import *  # noqa: E402, F403
