@@ -360,7 +360,7 @@ def explained_conflicts() -> Iterator[None]:
         raise QueueConflict(
             f"queue {queue!r} already exists on vhost {vhost!r} with other arguments "
             f"({argument}): use a vhost of your own "
-            "(CELERY_BROKER_URL=amqp://USER:PASSWORD@HOST:5672/{{ cookiecutter.project_slug }}) "
+            "(CELERY_BROKER_URL=amqp://.../{{ cookiecutter.project_slug }}) "
             f"or delete the queue (rabbitmqctl delete_queue -p '{vhost}' '{queue}')"
         ) from None
 
