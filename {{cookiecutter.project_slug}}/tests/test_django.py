@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client
 
 from {{ cookiecutter.project_slug }}.notifications import tasks as notifications
 from {{ cookiecutter.project_slug }}.orders.models import Order
@@ -133,23 +135,55 @@ def test_your_settings_are_never_touched_by_baseline_updates():
     assert (PROJECT_DIR / YOUR_SETTINGS).is_file()
 
 
+ORDER = {"customer_email": "ann@example.com", "total_cents": 1250}
+
+
+@pytest.fixture
+def api_client(django_user_model):
+    """A client that checks CSRF as a browser's would, and a token made as the README says."""
+    django_user_model.objects.create_user("api-client")
+    out = io.StringIO()
+    call_command("drf_create_token", "api-client", stdout=out)
+    token = out.getvalue().split()[2]  # "Generated token KEY for user api-client"
+    return Client(enforce_csrf_checks=True), token
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("authorization", [None, "Token not-a-key", "Bearer x"])
+def test_an_order_without_a_valid_token_is_refused(api_client, authorization):
+    client, _ = api_client
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.post("/orders/", ORDER, content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    error = response.json()["error"]
+    assert "\n" not in error and "'Authorization: Token KEY'" in error, error
+    assert "drf_create_token" in error
+    assert not Order.objects.exists()
+
+
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_placing_an_order_notifies_the_customer_once(client, finished, eventually, monkeypatch):
+def test_placing_an_order_notifies_the_customer_once(api_client, finished, eventually, monkeypatch):
+    """With a token and no CSRF cookie, as curl calls it: the order's tasks run on the worker."""
+    client, token = api_client
     sent = []
     monkeypatch.setattr(notifications, "deliver", lambda recipient, message: sent.append(message))
     response = client.post(
         "/orders/",
-        data={"customer_email": "ann@example.com", "total_cents": 1250},
+        data=ORDER,
         content_type="application/json",
+        headers={"Authorization": f"Token {token}"},
     )
-    assert response.status_code == 201
+    assert response.status_code == 201, response.content
     order_id = response.json()["id"]
+    assert Order.objects.filter(pk=order_id, customer_email=ORDER["customer_email"]).exists()
     confirm_order.delay(order_id)  # the same order confirmed twice: one message
     eventually(lambda: len(sent) >= 1)
     expected = f"We received your order {order_id}."
     eventually(lambda: _settled(finished), timeout=10)
     assert sent == [expected]
+    assert {confirm_order.name, notifications.send_notification.name} <= set(finished.names)
 
 
 def _settled(finished) -> bool:

@@ -311,3 +311,50 @@ def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, work
     finally:
         process.terminate()
         process.wait(timeout=90)
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+
+SEND_HEARTBEAT = """
+from {{ slug }}.celery_app import app
+app.loader.import_default_modules()
+app.tasks["{{ slug }}.maintenance.tasks.heartbeat"].delay()
+"""
+
+
+def test_a_queue_that_exists_with_other_arguments_is_named_in_one_line(worker_environment):
+    """Another project's queue of that name on the vhost: worker and publisher say what to do."""
+    from kombu import Queue
+
+    prefix = f"test-conflict-{uuid.uuid4().hex[:10]}-"
+    queue = topology.route_for(HEARTBEAT)
+    group = next(group for group in topology.workers() if queue in group.queues)
+    # A classic queue without arguments, as another project may have declared it.
+    conflicting = Queue(prefix + queue, durable=True)
+    with app.connection_for_write() as connection:
+        conflicting.bind(connection.default_channel).declare()
+        vhost = connection.virtual_host
+    env = {**worker_environment, "CELERY_QUEUE_PREFIX": prefix}
+    expected = f"queue '{prefix}{queue}' already exists on vhost '{vhost}' with other arguments"
+    try:
+        started = launcher(group.name, env=env)
+        sent = subprocess.run(
+            [sys.executable, "-c", SEND_HEARTBEAT],
+            cwd=PROJECT_DIR,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        with app.connection_for_write() as connection:
+            topology.delete_queues(connection, prefix)  # the conflicting queue too
+    for run in (started, sent):
+        output = run.stdout + run.stderr
+        assert run.returncode != 0, output
+        told = [line for line in output.splitlines() if expected in line]
+        assert len(told) == 1, output
+        assert "use a vhost of your own (CELERY_BROKER_URL=" in told[0]
+        assert "PRECONDITION_FAILED" not in output
+    assert "Traceback" not in started.stdout + started.stderr
+{% endif %}

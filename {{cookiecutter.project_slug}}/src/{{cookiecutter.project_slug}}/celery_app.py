@@ -8,17 +8,21 @@ modules are listed there. Start a worker with
 
 from __future__ import annotations
 
-{% if cookiecutter.framework != 'django' %}
+{% if cookiecutter.framework != 'django' or cookiecutter.broker == 'rabbitmq' %}
 import logging
 {% endif %}
 {% if cookiecutter.__flower == 'yes' %}
 import os
 from pathlib import Path
 {% endif %}
-{% if cookiecutter.framework != 'django' or cookiecutter.__flower == 'yes' %}
+{% if cookiecutter.framework != 'django' or cookiecutter.__flower == 'yes' or cookiecutter.broker == 'rabbitmq' %}
 
 {% endif %}
 from celery import Celery
+{% if cookiecutter.broker == 'rabbitmq' %}
+from celery.exceptions import WorkerShutdown
+from celery.platforms import EX_FAILURE
+{% endif %}
 {% set sentry = cookiecutter.use_sentry %}
 {% set otel = cookiecutter.use_opentelemetry %}
 {% set beat = cookiecutter.__has_beat == 'yes' %}
@@ -31,11 +35,10 @@ from celery.signals import {{ signals | sort | join(', ') }}
 from celery.worker.consumer.delayed_delivery import DelayedDelivery
 {% endif %}
 
-{% if sentry or otel %}
-from {{ cookiecutter.project_slug }} import observability, worker_steps
-{% else %}
-from {{ cookiecutter.project_slug }} import worker_steps
-{% endif %}
+{% set modules = ['worker_steps'] %}
+{% if sentry or otel %}{% set modules = modules + ['observability'] %}{% endif %}
+{% if cookiecutter.broker == 'rabbitmq' %}{% set modules = modules + ['topology'] %}{% endif %}
+from {{ cookiecutter.project_slug }} import {{ modules | sort | join(', ') }}
 from {{ cookiecutter.project_slug }}.environment import start
 {% if cookiecutter.broker == 'rabbitmq' %}
 from {{ cookiecutter.project_slug }}.tasking.outcomes import DurableConsumer
@@ -97,6 +100,9 @@ def configure_logging(**_) -> None:
 {% if cookiecutter.broker == 'rabbitmq' %}
 
 
+logger = logging.getLogger(__name__)
+
+
 class DelayedDeliveryOfEveryQueue(DelayedDelivery):
     """Declares every queue of the topology, then sets up native delayed delivery.
 
@@ -128,6 +134,16 @@ class TopologyConsumer(DurableConsumer):
             ),
             DelayedDeliveryOfEveryQueue,
         ]
+
+    def start(self) -> None:
+        """Queues are declared here, on every (re)connection: a conflict stops it in one line."""
+        try:
+            with topology.explained_conflicts():
+                super().start()
+        except topology.QueueConflict as conflict:
+            # In place of Celery's "Unrecoverable error" and its traceback.
+            logger.critical("%s", conflict)
+            raise WorkerShutdown(EX_FAILURE) from None
 
 
 # In place of celeryconfig's DurableConsumer.

@@ -15,9 +15,17 @@ Docs: https://docs.celeryq.dev/en/stable/userguide/routing.html
 
 from __future__ import annotations
 
+{% if rabbitmq %}
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+{% endif %}
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 
+{% if rabbitmq %}
+from amqp.exceptions import PreconditionFailed
+{% endif %}
 from kombu import Exchange, Queue
 
 from {{ cookiecutter.project_slug }} import overrides
@@ -323,6 +331,38 @@ def declare_queues(prefix: str = "") -> list[Queue]:
         )
     )
     return queues
+
+
+class QueueConflict(RuntimeError):
+    """A queue of this project already exists on the broker, with other arguments."""
+
+
+# RabbitMQ's reason: "inequivalent arg 'x-queue-type' for queue 'NAME' in vhost 'VHOST': ..."
+_INEQUIVALENT = re.compile(r"inequivalent arg '([^']*)' for queue '([^']*)' in vhost '([^']*)'")
+
+
+@contextmanager
+def explained_conflicts() -> Iterator[None]:
+    """Turns RabbitMQ's refusal to redeclare a queue into a one-line ``QueueConflict``.
+
+    Another project (or an earlier version of this one) on the same vhost has
+    a queue of that name with other arguments, and RabbitMQ never changes them.
+    Workers (``celery_app.py``) and publishers (``tasking/base.py``) declare
+    queues inside it.
+    """
+    try:
+        yield
+    except PreconditionFailed as error:
+        found = _INEQUIVALENT.search(str(error))
+        if found is None:
+            raise
+        argument, queue, vhost = found.groups()
+        raise QueueConflict(
+            f"queue {queue!r} already exists on vhost {vhost!r} with other arguments "
+            f"({argument}): use a vhost of your own "
+            "(CELERY_BROKER_URL=amqp://.../{{ cookiecutter.project_slug }}) "
+            f"or delete the queue (rabbitmqctl delete_queue -p '{vhost}' '{queue}')"
+        ) from None
 
 
 def delete_queues(connection, prefix: str) -> None:

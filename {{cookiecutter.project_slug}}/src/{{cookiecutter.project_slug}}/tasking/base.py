@@ -18,7 +18,8 @@ from celery import Task
 from celery.exceptions import Reject
 from kombu.serialization import dumps
 
-{% if cookiecutter.broker == 'redis' %}
+{% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }} import topology
 {% endif %}
 from {{ cookiecutter.project_slug }}.tasking import retry
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
@@ -97,11 +98,16 @@ class BaseTask(Task):
 {% endif %}
                 "or raise MAX_COUNTDOWN in tasking/retry.py"
             )
-{% else %}
-        """Refuses oversized arguments before they reach the broker."""
-        check_payload(self.name, args, kwargs)
-{% endif %}
         return super().apply_async(args, kwargs, **options)
+{% else %}
+        """Refuses oversized arguments before they reach the broker.
+
+        A queue that exists with other arguments is named in one line (topology.py).
+        """
+        check_payload(self.name, args, kwargs)
+        with topology.explained_conflicts():
+            return super().apply_async(args, kwargs, **options)
+{% endif %}
 
     def retry(
         self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, **options

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # API tokens: their table, admin page and drf_create_token command (orders/views.py).
+    "rest_framework",
+    "rest_framework.authtoken",
     "{{ cookiecutter.project_slug }}.tasking",
     "{{ cookiecutter.project_slug }}.orders",
 {% if cookiecutter.result_backend == 'django-db' %}
