@@ -717,6 +717,43 @@ def test_task_that_kills_its_process_becomes_a_dead_letter(
     assert all(journal.count("applied")[key] == 1 for key in healthy)
 
 
+def test_task_whose_worker_is_killed_every_time_becomes_a_dead_letter(
+    process_workers, private_broker, journal, figures
+):
+    """A task that takes its whole worker down each time (the OOM killer, a liveness
+    probe restarting a worker stuck in it) is not delivered for ever: no run reports
+    its end, so the broker's redeliveries are counted, and the next one is a dead letter.
+    """
+    env = {"CELERY_BROKER_URL": private_broker.url}
+{% if not rabbitmq %}
+    env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+{% endif %}
+    (key,) = keys(1)
+    (task_id,) = publish([key], hold=15, url=private_broker.url)
+    for run in range(1, retry.MAX_RUNS_WITHOUT_OUTCOME + 1):
+        worker = process_workers(**env)
+        wait_for(lambda: journal.count("started")[key] >= run, 60, f"run {run} started")
+        worker.kill()
+{% if not rabbitmq %}
+        # Redis hands the message out again once its visibility timeout has passed.
+        time.sleep(VISIBILITY_TIMEOUT + 1)
+{% endif %}
+    last = process_workers(**env)
+    wait_for(lambda: dead_letters_of({task_id}), 60, "the task dead-lettered")
+    time.sleep(2)  # a further run would show up by now
+    last.stop()
+
+    letter = dead_letters_of({task_id})[task_id]
+    runs = journal.count("started")[key]
+    figures(
+        "worker killed in every run",
+        {"published": 1, "runs": runs, "dead letters": 1, "lost": 0},
+    )
+    assert runs == retry.MAX_RUNS_WITHOUT_OUTCOME
+    assert "RedeliveredTooOften" in letter.exception and letter.args == [key, 15]
+    assert journal.count("completed")[key] == 0
+
+
 def test_unknown_task_name_becomes_a_dead_letter(chaos_worker, figures):
     """A message for a task no worker has is kept, with its arguments, to requeue later."""
     (key,) = keys(1)
