@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -205,7 +206,9 @@ def docker_compose_errors(root: Path, paths: list[str], env: dict[str, str]) -> 
 
 # The README's example of a user's compose.override.yaml: the YAML block right
 # after the sentence that names the file.
-README_OVERRIDE_EXAMPLE = re.compile(r"`compose\.override\.yaml`[^`]*\n```yaml\n(.*?)```", re.S)
+README_OVERRIDE_EXAMPLE = re.compile(
+    r"`compose\.override\.yaml`(?:(?!```).)*?\n```yaml\n(.*?)```", re.S
+)
 
 
 def readme_override_example(tree: dict[str, bytes]) -> str:
@@ -214,18 +217,40 @@ def readme_override_example(tree: dict[str, bytes]) -> str:
 
 
 def readme_override_errors(root: Path, tree: dict[str, bytes], env: dict[str, str]) -> list[str]:
-    """What ``docker-compose -f compose.yaml -f compose.override.yaml config -q`` says of
-    the README's example, written to compose.override.yaml in the project for the check."""
+    """What docker-compose says of the README's example beside ``compose.yaml``.
+
+    Compose (the Compose Specification, ``docker compose``) never passes
+    ``depends_on`` through ``extends``, so an extending service must state its
+    own; Debian's docker-compose 1.29 instead refuses to extend a service that
+    has any. The check therefore writes, in a scratch folder, ``compose.yaml``
+    with ``depends_on`` dropped from every service the example extends, as
+    Compose reads it, and the example as ``compose.override.yaml``.
+    """
     example = readme_override_example(tree)
     if not example:
         return ["README.md: no compose.override.yaml example"]
-    override = root / "compose.override.yaml"
-    override.write_text(example)
-    try:
-        verdict = _compose_server.check([root / "compose.yaml", override], env)
-    finally:
-        override.unlink()
-    return [f"README.md's compose.override.yaml example: {verdict}"] if verdict else []
+    return list(_override_errors(example, tree["compose.yaml"], tuple(sorted(env.items()))))
+
+
+@cache
+def _override_errors(example: str, compose: bytes, env: tuple) -> tuple[str, ...]:
+    where = "README.md's compose.override.yaml example"
+    services = (yaml.safe_load(example) or {}).get("services") or {}
+    base = yaml.safe_load(compose.decode())
+    errors = []
+    for name, service in services.items():
+        extended = (service or {}).get("extends", {}).get("service")
+        if extended is None:
+            continue
+        if "depends_on" not in service:
+            errors.append(f"{where}: {name} extends {extended} but waits for nothing")
+        base.get("services", {}).get(extended, {}).pop("depends_on", None)
+    with tempfile.TemporaryDirectory() as scratch:
+        files = [Path(scratch) / "compose.yaml", Path(scratch) / "compose.override.yaml"]
+        files[0].write_text(yaml.safe_dump(base, sort_keys=False))
+        files[1].write_text(example)
+        verdict = _compose_server.check(files, dict(env))
+    return tuple(errors + ([f"{where}: {verdict}"] if verdict else []))
 
 
 # Required variables of the production compose file, with stand-in values:

@@ -183,15 +183,19 @@ def test_compose_server_agrees_with_docker_compose_cli(project):
     assert checks.docker_compose_errors(project, ["compose.yaml"], {}) != []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docker-compose refuses to extend a worker: it has depends_on (compose.yaml's x-app)",
-)
 def test_readme_compose_override_example_passes_docker_compose(project):
     tree = checks.read_tree(project)
     assert "extends:" in checks.readme_override_example(tree)
     assert checks.readme_override_errors(project, tree, {}) == []
-    assert not (project / "compose.override.yaml").exists(), "the check leaves nothing behind"
+
+
+def test_a_readme_example_that_waits_for_nothing_is_found(project):
+    readme = project / "README.md"
+    example = checks.readme_override_example(checks.read_tree(project))
+    waitless = example[: example.index("    depends_on:")]
+    readme.write_text(readme.read_text().replace(example, waitless, 1))
+    errors = checks.readme_override_errors(project, checks.read_tree(project), {})
+    assert len(errors) == 1 and "waits for nothing" in errors[0], errors
 
 
 def test_a_broken_readme_compose_override_example_is_found(project):

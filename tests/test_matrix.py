@@ -52,6 +52,7 @@ def problems_of(answers: dict, root) -> list[str]:
         problems.append("no compose file")
     problems += checks.schema_errors("vendor.compose-spec", tree, compose_files)
     problems += checks.docker_compose_errors(root, compose_files, checks.PRODUCTION_ENV)
+    problems += checks.readme_override_errors(root, tree, {})
     if "Dockerfile" not in tree:
         problems.append("no Dockerfile")
     problems += checks.hadolint_errors(tree)

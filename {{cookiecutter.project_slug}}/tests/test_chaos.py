@@ -732,7 +732,7 @@ def test_task_whose_worker_is_killed_every_time_becomes_a_dead_letter(
     (task_id,) = publish([key], hold=15, url=private_broker.url)
     for run in range(1, retry.MAX_RUNS_WITHOUT_OUTCOME + 1):
         worker = process_workers(**env)
-        wait_for(lambda: journal.count("started")[key] >= run, 60, f"run {run} started")
+        wait_for(lambda run=run: journal.count("started")[key] >= run, 60, f"run {run} started")
         worker.kill()
 {% if not rabbitmq %}
         # Redis hands the message out again once its visibility timeout has passed.
