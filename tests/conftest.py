@@ -11,7 +11,30 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
+from tests import options
 from tests.options import TEMPLATE_DIR, check_known_keys
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the quick tier: no slow tests, and the matrix bakes a pairwise cover of every "
+        "option instead of every combination",
+    )
+
+
+def pytest_configure(config):
+    options.FAST = config.getoption("--fast")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--fast"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 @contextmanager
