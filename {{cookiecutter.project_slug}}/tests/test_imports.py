@@ -16,7 +16,7 @@ PACKAGE = "{{ cookiecutter.project_slug }}"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 FAMILIES = [
     name
-    for name in ("orders", "reports", "notifications", "integrations")
+    for name in ("orders", "reports", "notifications", "integrations", "maintenance")
     if (PACKAGE_DIR / name).is_dir()
 ]
 
@@ -37,7 +37,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_every_example_family_is_found():
-    assert {"reports", "notifications", "integrations"} <= set(FAMILIES)
+    assert {"reports", "notifications", "integrations", "maintenance"} <= set(FAMILIES)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -6,7 +6,7 @@ import logging
 import time
 
 from {{ cookiecutter.project_slug }}.celery_app import app
-from {{ cookiecutter.project_slug }}.reports.tasks import reports_dir
+from {{ cookiecutter.project_slug }}.files import reports_dir
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from pathlib import Path
 
 {% if cookiecutter.result_backend in ['redis', 'django-db'] %}
 from celery import chord
@@ -15,14 +14,9 @@ from celery import chain
 from celery.exceptions import SoftTimeLimitExceeded
 
 from {{ cookiecutter.project_slug }}.celery_app import app
+from {{ cookiecutter.project_slug }}.files import reports_dir
 
 logger = logging.getLogger(__name__)
-
-
-def reports_dir() -> Path:
-    path = Path(os.environ.get("REPORTS_DIR", "var/reports"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @app.task
