@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import local_extensions
-from tests.test_generated_suites import UV, project_env, run
+from tests.test_generated_suites import bake_installed, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +102,8 @@ def test_admin_lists_and_requeues_a_dead_letter(bake, browser, database, tmp_pat
 
     # Redis as broker: no broker-side dead-lettering, so the letter the admin
     # lists is the one the task base class recorded. One worker group ("single").
-    result = bake(
+    project = bake_installed(
+        bake,
         framework="django",
         broker="redis",
         result_backend="none",
@@ -111,11 +112,7 @@ def test_admin_lists_and_requeues_a_dead_letter(bake, browser, database, tmp_pat
         monitoring="none",
         project_name="Browser Admin",
     )
-    assert result.exit_code == 0, result.exception
-    project = result.project_path
     slug = project.name
-    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], project, timeout=600)
-    assert sync.returncode == 0, sync.stdout + sync.stderr
 
     topology = local_extensions.topology("single")
     # The group consuming the queue of confirm_order and of the notification it sends.

@@ -14,7 +14,7 @@ import shutil
 import pytest
 
 from tests.options import combo_id
-from tests.test_generated_suites import UV, run
+from tests.test_generated_suites import UV, bake_installed, run
 
 # Both frameworks times both brokers; the other options vary so that RedBeat
 # (two beats, one schedule), every topology and several result backends are
@@ -71,12 +71,7 @@ def figures_of(output: str) -> list[str]:
 def test_generated_project_passes_its_chaos_tests(bake, answers, record_property, tmp_path):
     index = CHAOS_SUITES.index(answers)
     # A name of its own, so that parallel Django suites get their own test databases.
-    result = bake(**{**answers, "project_name": f"Chaos {index}"})
-    assert result.exit_code == 0, result.exception
-    project = result.project_path
-
-    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], project, timeout=600)
-    assert sync.returncode == 0, sync.stdout + sync.stderr
+    project = bake_installed(bake, **{**answers, "project_name": f"Chaos {index}"})
     # The suite's temporary files (worker logs, journals) are kept in this
     # test's temporary folder when it fails (the baked project is removed).
     command = [UV, "run", "--no-sync", "pytest", "-m", "chaos", "-q", "-p", "no:cacheprovider"]

@@ -48,7 +48,7 @@ from cookiecutter.main import cookiecutter
 
 from tests import monitoring
 from tests.options import TEMPLATE_DIR, check_known_keys, combo_id
-from tests.test_generated_suites import UV, project_env, run
+from tests.test_generated_suites import UV, install, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -356,9 +356,7 @@ def project(request, tmp_path_factory) -> Path:
     path = Path(
         cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=output)
     )
-    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], path, timeout=600)
-    assert sync.returncode == 0, sync.stdout + sync.stderr
-    return path
+    return install(path)
 
 
 def local_rabbitmq_vhost(vhost: str):

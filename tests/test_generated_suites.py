@@ -53,17 +53,26 @@ def run(command: list[str], cwd, timeout: int) -> subprocess.CompletedProcess:
     )
 
 
+def install(project):
+    """The baked project's dependencies, in its own virtual environment; returns the project."""
+    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], project, timeout=600)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    return project
+
+
+def bake_installed(bake, **answers):
+    """Bake ``answers`` and install the project; returns its path."""
+    result = bake(**answers)
+    assert result.exit_code == 0, result.exception
+    return install(result.project_path)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", SUITES, ids=[combo_id(a) for a in SUITES])
 def test_generated_project_passes_its_own_suite(bake, answers):
     index = SUITES.index(answers)
     # A name of its own, so that parallel Django suites get their own test databases.
-    result = bake(**{**answers, "project_name": f"Suite {index}"})
-    assert result.exit_code == 0, result.exception
-    project = result.project_path
-
-    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], project, timeout=600)
-    assert sync.returncode == 0, sync.stdout + sync.stderr
+    project = bake_installed(bake, **{**answers, "project_name": f"Suite {index}"})
     suite = run([UV, "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], project, 900)
     summary = suite.stdout.strip().splitlines()[-1:] if suite.stdout else []
     print(f"\n{combo_id(answers)}: {' '.join(summary)}")

@@ -25,7 +25,7 @@ import pytest
 
 import local_extensions
 from tests import monitoring
-from tests.test_generated_suites import UV, project_env, run
+from tests.test_generated_suites import UV, bake_installed, project_env
 
 RENDERINGS = [
     {
@@ -254,7 +254,8 @@ def wait_for(condition, timeout: float, what: str, log=None):
 @pytest.mark.slow
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_exporter_and_flower_see_the_tasks_of_a_real_worker(bake, broker, tmp_path):
-    result = bake(
+    project = bake_installed(
+        bake,
         framework="standalone",
         broker=broker,
         queue_topology="fast-slow",
@@ -262,11 +263,7 @@ def test_exporter_and_flower_see_the_tasks_of_a_real_worker(bake, broker, tmp_pa
         monitoring="flower+prometheus",
         project_name=f"Live Metrics {broker}",
     )
-    assert result.exit_code == 0, result.exception
-    project = result.project_path
     slug = project.name
-    sync = run([UV, "sync", "--all-groups", "--python", "3.11"], project, timeout=600)
-    assert sync.returncode == 0, sync.stdout + sync.stderr
 
     topology = local_extensions.topology("fast-slow")
     prefix = f"live-{uuid.uuid4().hex[:10]}-"
