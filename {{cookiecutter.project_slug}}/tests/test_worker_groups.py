@@ -257,6 +257,32 @@ app.tasks["{{ slug }}.billing.tasks.charge"].delay(42)
 """
 
 
+def start_group(group: str, hostname: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The group's worker, started by the launcher as a deployment starts it."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "{{ slug }}.worker", group, f"--hostname={hostname}"],
+            cwd=PROJECT_DIR,
+            env={**env, "HOSTNAME": hostname},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def send(code: str, env: dict[str, str]) -> None:
+    """Run ``code`` (which sends a task) in a process of its own, with ``env``."""
+    sent = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+
+
 @pytest.mark.chaos
 def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, worker_environment):
     with_overrides(tmp_path, GROWN, "pass")
@@ -275,31 +301,9 @@ def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, work
     assert "billing" in listing.stdout
     log = tmp_path / "worker.log"
     hostname = f"billing-{uuid.uuid4().hex[:6]}@grown"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "{{ slug }}.worker",
-                "billing",
-                f"--hostname={hostname}",
-            ],
-            cwd=PROJECT_DIR,
-            env={**env, "HOSTNAME": hostname},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_group("billing", hostname, env, log)
     try:
-        sent = subprocess.run(
-            [sys.executable, "-c", SEND_CHARGE],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert sent.returncode == 0, sent.stderr
+        send(SEND_CHARGE, env)
         deadline = time.monotonic() + 90
         while not (tmp_path / "billing.log").exists() and time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
@@ -311,6 +315,67 @@ def test_a_project_grown_through_its_own_files_runs_the_new_group(tmp_path, work
     finally:
         process.terminate()
         process.wait(timeout=90)
+
+
+# A user's I/O group (threads pool, which cannot interrupt a task) with short
+# limits, and a task that outlives them.
+STUCK = """
+EXTRA_QUEUES = ("stuck",)
+EXTRA_ROUTES = {"{{ slug }}.stuck.tasks.hang": "stuck"}
+EXTRA_WORKERS = {
+    "stuck": {"queues": ["stuck"], "profile": "io", "soft_time_limit": 1, "time_limit": 2}
+}
+TASK_MODULES = ("{{ slug }}.stuck.tasks",)
+"""
+STUCK_TASKS = """
+import time
+
+from {{ slug }}.celery_app import app
+
+
+@app.task
+def hang() -> None:
+    time.sleep(3600)
+"""
+SEND_HANG = """
+from {{ slug }}.celery_app import app
+app.loader.import_default_modules()
+app.tasks["{{ slug }}.stuck.tasks.hang"].delay()
+"""
+
+
+@pytest.mark.chaos
+def test_a_task_past_its_hard_limit_in_a_threads_group_stops_its_worker(
+    tmp_path, worker_environment
+):
+    """The threads pool cannot stop a task at its hard limit: the health rule sees it run
+    on, and the worker's watchdog stops the worker, so that its restart policy starts a
+    fresh one and the message is delivered again (bounded: tasking/outcomes.py)."""
+    from {{ slug }} import health, worker_steps
+
+    with_overrides(tmp_path, STUCK, "pass")
+    package = tmp_path / "src" / "{{ slug }}" / "stuck"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text(STUCK_TASKS)
+    env = {**os.environ, **worker_environment, "PYTHONPATH": str(tmp_path / "src")}
+    log = tmp_path / "worker.log"
+    process = start_group("stuck", f"stuck-{uuid.uuid4().hex[:6]}@threads", env, log)
+    try:
+        send(SEND_HANG, env)
+        # Hard limit, grace, a watchdog round, then the stop's own grace
+        # (the time limit, the soft-shutdown window, 30 s) before it exits.
+        deadline = 2 + health.PAST_HARD_LIMIT_GRACE + health.RECORD_EVERY + 2 + 30
+        status = process.wait(timeout=deadline + app.conf.worker_soft_shutdown_timeout + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    output = log.read_text()
+    assert "concurrency: 64 (thread)" in output, output[-3000:]
+    assert "past its hard time limit (2 s): the pool did not stop it" in output, output[-3000:]
+    assert "stopping this worker so that its restart policy starts a fresh one" in output
+    assert status in (0, worker_steps.EXIT_STUCK), output[-3000:]
 {% if cookiecutter.broker == 'rabbitmq' %}
 
 

@@ -156,9 +156,12 @@ class Progress(bootsteps.StartStopStep):
             grace,
         )
         os.kill(os.getpid(), signal.SIGTERM)
-        if not self.stopped.wait(grace):
-            logger.critical("worker did not stop within %.0f s: exiting", grace)
-            os._exit(EXIT_STUCK)
+        # Not self.stopped: the shutdown sets it before the pool has stopped, and
+        # a pool that cannot stop its task (threads) would keep the worker alive
+        # for ever. This thread is a daemon: a worker that exits ends it.
+        time.sleep(grace)
+        logger.critical("worker did not stop within %.0f s: exiting", grace)
+        os._exit(EXIT_STUCK)
 
 
 class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
