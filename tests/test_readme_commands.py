@@ -190,6 +190,17 @@ def answers_of(process: str, project: Path, slug: str, flower_auth: str):
     raise AssertionError(f"a Procfile process this test does not know: {process}")
 
 
+def forget_redis_keys(url: str, slug: str) -> None:
+    keys = subprocess.run(
+        ["redis-cli", "-u", url, "--scan", "--pattern", f"*{slug}*"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for key in keys:
+        subprocess.run(["redis-cli", "-u", url, "unlink", key], capture_output=True, check=False)
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -226,6 +237,7 @@ def test_readme_getting_started_commands_work(bake, answers, tmp_path):
     env_example = (project / ".env.example").read_text()
     database_url = re.search(r"^DATABASE_URL=.*/(\w+)$", env_example, re.M)
     database = database_url.group(1) if database_url else None
+    redis_url = re.search(r"^REDIS_URL=(redis://\S+)$", env_example, re.M)
     vhosts = [line.split()[2] for line in vhost if line.startswith("rabbitmqctl add_vhost ")]
     honcho = None
     children: list[int] = []
@@ -312,3 +324,5 @@ def test_readme_getting_started_commands_work(bake, answers, tmp_path):
             subprocess.run(
                 ["rabbitmqctl", "delete_vhost", vhost_name], capture_output=True, check=False
             )
+        if redis_url:  # what the project's own suite leaves in Redis, under keys naming it
+            forget_redis_keys(redis_url.group(1), slug)
