@@ -261,7 +261,13 @@ def start_group(group: str, hostname: str, env: dict[str, str], log: Path) -> su
     """The group's worker, started by the launcher as a deployment starts it."""
     with log.open("wb") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "{{ slug }}.worker", group, f"--hostname={hostname}"],
+            [
+                sys.executable,
+                "-m",
+                "{{ slug }}.worker",
+                group,
+                f"--hostname={hostname}",
+            ],
             cwd=PROJECT_DIR,
             env={**env, "HOSTNAME": hostname},
             stdout=output,
