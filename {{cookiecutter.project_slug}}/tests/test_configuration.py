@@ -47,6 +47,50 @@ def test_a_developers_env_file_never_reaches_the_tests():
     assert dotenv_path() is None
 
 
+def test_a_development_process_reads_every_variable_of_its_env_file(tmp_path):
+    """Settings and a user's own variables alike; what the process is given wins."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from {{ cookiecutter.project_slug }}.environment import PROJECT_DIR
+
+    # A development checkout of its own (the project's .env is the developer's).
+    shutil.copytree(
+        PROJECT_DIR / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / ".env").write_text(
+        "LOG_LEVEL=WARNING\nMY_OWN_VARIABLE=from-dotenv\n"
+        f"REPORTS_DIR={tmp_path / 'reports'}\nPROVIDER_URL=http://127.0.0.1:1\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"REPORTS_DIR", "PROVIDER_URL", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env |= {"PYTHONPATH": str(tmp_path / "src"), "APP_ENV": "development"}
+    env["PROVIDER_URL"] = "http://127.0.0.1:2"  # given to the process: wins over .env
+    code = (
+        "import os\n"
+        "from {{ cookiecutter.project_slug }}.environment import start\n"
+        "from {{ cookiecutter.project_slug }}.files import reports_dir\n"
+        "from {{ cookiecutter.project_slug }}.integrations.tasks import provider_url\n"
+        "env = start()\n"
+        "print(env.log_level, os.environ['MY_OWN_VARIABLE'], reports_dir(), provider_url())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "WARNING",
+        "from-dotenv",
+        str(tmp_path / "reports"),
+        "http://127.0.0.1:2",
+    ]
+
+
 def test_only_production_waits_out_the_soft_shutdown_window():
     """Ctrl+C stops a development worker at once; production gives running tasks time."""
     import os

@@ -27,9 +27,11 @@ from typing import Literal
 {% endif %}
 
 {% if cookiecutter.framework == 'django' %}
+from dotenv import load_dotenv
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 {% else %}
+from dotenv import load_dotenv
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {% endif %}
@@ -233,8 +235,14 @@ def read_environment() -> Environment:
 {% else %}
     """The environment as it is now, validated; a ConfigurationError names what is wrong."""
 {% endif %}
+    env_file = dotenv_path()
+    if env_file is not None and env_file.is_file():
+        # Every variable of .env reaches os.environ too (the process's own
+        # variables win), so a development process sees a user's own variables
+        # (PROVIDER_URL, REPORTS_DIR, anything they add) as honcho's processes do.
+        load_dotenv(env_file, override=False)
     try:
-        env = Environment(_env_file=dotenv_path())
+        env = Environment(_env_file=env_file)
     except ValidationError as error:
         problems = "; ".join(
             f"{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
