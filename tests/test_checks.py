@@ -262,3 +262,12 @@ def test_longest_allowed_package_name_still_passes_ruff(bake, answers):
     assert result.exit_code == 0, result.exception
     tree = checks.read_tree(result.project_path)
     assert checks.ruff_errors(result.project_path, tree) == []
+
+
+@pytest.mark.parametrize("framework", ["django", "standalone"])
+def test_a_package_name_that_sorts_after_tests_passes_ruff(bake, framework):
+    """The imports of the package come before those of tests/, whatever its name."""
+    result = bake(framework=framework, project_slug="warehouse")
+    assert result.exit_code == 0, result.exception
+    tree = checks.read_tree(result.project_path)
+    assert checks.ruff_errors(result.project_path, tree) == []

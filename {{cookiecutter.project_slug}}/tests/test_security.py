@@ -280,6 +280,17 @@ UNSAFE_STARTS = {
         },
         "CELERY_BROKER_URL has ssl_cert_reqs=none: APP_ENV=production refuses unverified TLS",
     ),
+    "a TLS parameter that would turn the host-name check off": (
+        [*CELERY, "worker"],
+        {
+            **SERVICES,
+{% if django %}
+            **DJANGO,
+{% endif %}
+            "CELERY_BROKER_URL": "{{ tls_url }}?ssl_check_hostname=false",
+        },
+        "CELERY_BROKER_URL: ssl_check_hostname is not a TLS parameter this project reads",
+    ),
     "a CA file that is not there": (
         [*CELERY, "worker"],
         {
@@ -375,6 +386,9 @@ def test_tls_options_leave_the_url_and_are_verified_by_default():
     assert found.amqp_options()["cert_reqs"] == ssl.CERT_REQUIRED
 {% endif %}
     assert not tls.endpoint(url + "?ssl_cert_reqs=CERT_NONE").verified
+    # Kombu would give a URL's other ssl_* parameters to the client in place of these.
+    with pytest.raises(tls.TLSError, match="ssl_check_hostname is not a TLS parameter"):
+        tls.endpoint(url + "?ssl_check_hostname=false", ca_file="/etc/ca.pem")
     assert tls.endpoint("{{ 'redis://127.0.0.1:9/0' if cookiecutter.broker == 'redis' else 'amqp://127.0.0.1:9//' }}").tls is False
 
 

@@ -110,6 +110,15 @@ def endpoint(
     """``url`` without its TLS parameters, and the TLS settings: the URL's, else the given ones."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
+    foreign = sorted({key for key, _ in query if key.startswith("ssl")} - URL_PARAMETERS)
+    if foreign:
+        # Kombu would hand these to the client instead of the verified settings
+        # below (ssl_check_hostname=false turned every check off).
+        raise TLSError(
+            f"{', '.join(foreign)} is not a TLS parameter this project reads: remove it "
+            "(the certificate and host name are always checked; it reads "
+            f"{', '.join(sorted(URL_PARAMETERS))})"
+        )
     given = {key: value for key, value in query if key in URL_PARAMETERS}
     rest = [(key, value) for key, value in query if key not in URL_PARAMETERS]
     plain = urlunsplit(parts._replace(query=urlencode(rest)))
