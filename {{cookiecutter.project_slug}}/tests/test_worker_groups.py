@@ -381,6 +381,8 @@ def test_a_task_past_its_hard_limit_in_a_threads_group_stops_its_worker(
     assert "concurrency: 64 (thread)" in output, output[-3000:]
     assert "past its hard time limit (2 s): the pool did not stop it" in output, output[-3000:]
     assert "stopping this worker so that its restart policy starts a fresh one" in output
+    # Nothing else ran: no need to wait out the stop's grace.
+    assert "only tasks past their hard time limit are left: exiting" in output, output[-3000:]
     assert status in (0, worker_steps.EXIT_STUCK), output[-3000:]
 {% if cookiecutter.broker == 'rabbitmq' %}
 

@@ -32,8 +32,9 @@ STATE_DIR = Path("var/health")
 # event loop is blocked.
 RECORD_EVERY = 5.0
 STATE_STALE_AFTER = 30.0
-# A task still running this long after its hard time limit was not stopped by the pool.
-PAST_HARD_LIMIT_GRACE = 30.0
+# A task still running this long after its hard time limit was not stopped by the
+# pool (threads, gevent): the hard limit is the deadline; this covers two records.
+PAST_HARD_LIMIT_GRACE = 2 * RECORD_EVERY
 BROKER_TIMEOUT = 5.0
 {% if cookiecutter.__has_beat == 'yes' %}
 # Beat touches this file each time it wakes up (tasking/beat.py), at least

@@ -159,9 +159,23 @@ class Progress(bootsteps.StartStopStep):
         # Not self.stopped: the shutdown sets it before the pool has stopped, and
         # a pool that cannot stop its task (threads) would keep the worker alive
         # for ever. This thread is a daemon: a worker that exits ends it.
-        time.sleep(grace)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if self.only_overdue_tasks_left():
+                # Nothing else can finish: waiting out the grace would only
+                # delay the restart (and the redelivery of those messages).
+                logger.critical("only tasks past their hard time limit are left: exiting")
+                os._exit(EXIT_STUCK)
         logger.critical("worker did not stop within %.0f s: exiting", grace)
         os._exit(EXIT_STUCK)
+
+    def only_overdue_tasks_left(self) -> bool:
+        """Tasks still run, and every one of them is past its group's hard time limit."""
+        now = time.time()
+        started = [r.time_start for r in list(worker_state.active_requests)]
+        limit = self.state.time_limit
+        return bool(started) and all(t and now - t > limit for t in started)
 
 
 class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
