@@ -28,13 +28,42 @@ def pytest_configure(config):
     options.FAST = config.getoption("--fast")
 
 
+# The slowest tests by module, longest first (pytest's --durations on a 2-core
+# machine): they are handed out first, so that no long test starts last and
+# leaves the other workers idle at the end.
+LONGEST_FIRST = [
+    "test_chaos_suites.py",
+    "test_readme_commands.py",
+    "test_generated_suites.py",
+    "test_compose_services.py",
+    "test_admin_browser.py",
+    "test_regeneration.py",
+    "test_monitoring.py",
+]
+# Workers per core for ``-n auto``: the slow tests mostly wait on the processes
+# they start (a chaos suite used about half of one core), so two per core keep
+# the cores busy.
+WORKERS_PER_CORE = 2
+
+
+def pytest_xdist_auto_num_workers(config):
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
 def pytest_collection_modifyitems(config, items):
-    if not config.getoption("--fast"):
-        return
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    if config.getoption("--fast"):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+    def rank(item) -> int:
+        module = item.path.name
+        if item.get_closest_marker("slow") and module in LONGEST_FIRST:
+            return LONGEST_FIRST.index(module)
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module is kept
 
 
 @contextmanager
