@@ -23,6 +23,7 @@ import base64
 import fcntl
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -47,7 +48,7 @@ PROJECTS = [
         "broker": "rabbitmq",
         "queue_topology": "per-domain",
         "beat_scheduler": "django-celery-beat",
-        "monitoring": "flower",
+        "monitoring": "flower+prometheus",
         "run_test_command": False,
     },
     {
@@ -177,7 +178,7 @@ def healthy(project: Path, slug: str, *check: str) -> bool:
     return completed.returncode == 0
 
 
-def answers_of(process: str, project: Path, slug: str, flower_auth: str):
+def answers_of(process: str, project: Path, slug: str, flower_auth: str, log: Path):
     """How a Procfile process shows it answers: its healthcheck, or an HTTP answer."""
     if process.startswith("worker-"):
         return lambda: healthy(project, slug, "worker", process.removeprefix("worker-"))
@@ -187,6 +188,15 @@ def answers_of(process: str, project: Path, slug: str, flower_auth: str):
         return lambda: http_status("http://127.0.0.1:8000/") is not None
     if process == "flower":
         return lambda: http_status("http://127.0.0.1:5555/", flower_auth) == 200
+    if process == "celery-exporter":
+        return lambda: http_status("http://127.0.0.1:9808/metrics") == 200
+    if process == "celery-unacked":
+        return lambda: http_status("http://127.0.0.1:9809/metrics") == 200
+    if process == "prometheus":
+        if shutil.which("prometheus"):
+            return lambda: http_status("http://127.0.0.1:9090/-/ready") == 200
+        # Optional: without the binary, one line says so and the stack runs on.
+        return lambda: "prometheus is not installed" in log.read_text()
     raise AssertionError(f"a Procfile process this test does not know: {process}")
 
 
@@ -275,7 +285,7 @@ def test_readme_getting_started_commands_work(bake, answers, tmp_path):
         ]
         flower_auth = env_value(project / ".env", "FLOWER_BASIC_AUTH")
         for process in procfile:
-            check = answers_of(process, project, slug, flower_auth)
+            check = answers_of(process, project, slug, flower_auth, log)
             wait_until(lambda check=check: running() and check(), 180, f"{process} answers", log)
         print(f"  {time.monotonic() - started:6.1f} s  {START}: every process answers")
         children = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]

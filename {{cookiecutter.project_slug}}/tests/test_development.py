@@ -1,4 +1,5 @@
-{% set http = cookiecutter.framework == 'django' or cookiecutter.__flower == 'yes' %}
+{% set http = cookiecutter.framework == 'django' or cookiecutter.__flower == 'yes' or cookiecutter.__prometheus == 'yes' %}
+{% set prometheus = cookiecutter.__prometheus == 'yes' %}
 """The development stack of the README: ``uv run honcho start`` runs the Procfile.
 
 Slow (every process of the stack starts): ``pytest -m chaos`` runs it.
@@ -11,6 +12,9 @@ import http.client
 {% endif %}
 import os
 import re
+{% if prometheus %}
+import shutil
+{% endif %}
 import signal
 import socket
 import subprocess
@@ -61,6 +65,12 @@ def test_honcho_starts_every_process_and_ctrl_c_stops_them_all(tmp_path, worker_
 {% if cookiecutter.__flower == 'yes' %}
     flower_port = free_port()
 {% endif %}
+{% if prometheus %}
+    exporter_port, prometheus_port = free_port(), free_port()
+{% if cookiecutter.broker == 'redis' %}
+    unacked_port = free_port()
+{% endif %}
+{% endif %}
     no_env_file = tmp_path / "empty.env"  # honcho would read the developer's .env
     no_env_file.touch()
     log = tmp_path / "honcho.log"
@@ -74,6 +84,13 @@ def test_honcho_starts_every_process_and_ctrl_c_stops_them_all(tmp_path, worker_
 {% endif %}
 {% if cookiecutter.__flower == 'yes' %}
         "FLOWER_PORT": str(flower_port),
+{% endif %}
+{% if prometheus %}
+        "EXPORTER_PORT": str(exporter_port),
+        "PROMETHEUS_PORT": str(prometheus_port),
+{% if cookiecutter.broker == 'redis' %}
+        "UNACKED_PORT": str(unacked_port),
+{% endif %}
 {% endif %}
     }
     with log.open("wb") as output:
@@ -104,6 +121,26 @@ def test_honcho_starts_every_process_and_ctrl_c_stops_them_all(tmp_path, worker_
 {% endif %}
 {% if cookiecutter.__has_beat == 'yes' %}
         wait_for(lambda: running() and "beat: Starting..." in log.read_text(), 60, "beat started")
+{% endif %}
+{% if prometheus %}
+        # The exporter's first start downloads its release (uv tool run).
+        wait_for(
+            lambda: running() and answers_http(exporter_port, "/metrics"), 180, "exporter answers"
+        )
+{% if cookiecutter.broker == 'redis' %}
+        wait_for(lambda: running() and answers_http(unacked_port, "/metrics"), 60, "unacked")
+{% endif %}
+        if shutil.which("prometheus"):
+            wait_for(lambda: running() and answers_http(prometheus_port, "/-/ready"), 60, "ready")
+            # It scrapes the exporter of this stack, not compose's service name.
+            targets = (PROJECT_DIR / "var" / "prometheus" / "prometheus.yml").read_text()
+            assert f'"127.0.0.1:{exporter_port}"' in targets, targets
+        else:
+            wait_for(
+                lambda: running() and "prometheus is not installed" in log.read_text(),
+                30,
+                "a line saying Prometheus is left out",
+            )
 {% endif %}
         pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]
 
