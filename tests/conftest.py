@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -177,3 +178,19 @@ def pytest_terminal_summary(terminalreporter):
             f"matrix: {_baked['combinations']} combinations baked, "
             f"{_baked['passed']} in groups that passed every check"
         )
+
+
+# Services listen on the ports compose gives them (8000, 5555, 9090...), which
+# are the machine's: the tests that start them take turns, across xdist
+# workers and test runs (tests/test_compose_services.py, test_readme_commands.py).
+PORTS_LOCK = Path(tempfile.gettempdir()) / "celery-stack-compose-ports.lock"
+
+
+@pytest.fixture
+def machine_ports_to_ourselves():
+    with PORTS_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -24,7 +24,6 @@ at a time (a lock file, held across xdist workers).
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import re
@@ -33,7 +32,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -50,22 +48,7 @@ from tests import monitoring
 from tests.options import TEMPLATE_DIR, check_known_keys, combo_id
 from tests.test_generated_suites import UV, install, project_env
 
-pytestmark = pytest.mark.slow
-
-# Services listen on the ports compose gives them (8000, 5555...), which are
-# the machine's: one test at a time, across xdist workers and test runs.
-PORTS_LOCK = Path(tempfile.gettempdir()) / "celery-stack-compose-ports.lock"
-
-
-@pytest.fixture(autouse=True)
-def machine_ports_to_ourselves():
-    with PORTS_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("machine_ports_to_ourselves")]
 
 # Together: both frameworks, both brokers, every beat scheduler, every
 # monitoring service, message signing, and every worker topology shape.

@@ -20,7 +20,6 @@ holds the lock of tests/test_compose_services.py, so neither runs at once.
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import re
 import shutil
@@ -34,10 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_compose_services import PORTS_LOCK
 from tests.test_generated_suites import project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("machine_ports_to_ourselves")]
 
 # The README's test command runs where it takes under two minutes: the
 # standalone suite takes about one, the Django suite over two (left to
@@ -63,16 +61,6 @@ PROJECTS = [
 START = "uv run honcho start"
 TEST_COMMAND = "uv run pytest"
 STOP_WITHIN = 20  # seconds, after Ctrl+C
-
-
-@pytest.fixture(autouse=True)
-def machine_ports_to_ourselves():
-    with PORTS_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def section(readme: str, title: str) -> str:
