@@ -69,11 +69,23 @@ def worker(celery_app{% if cookiecutter.framework == 'django' %}, django_db_setu
         shutdown_timeout=30,
     )
 {% if cookiecutter.framework == 'django' %}
-    with django_db_blocker.unblock(), running_worker as running:
+    from django.db import connections
+
+    def close_connections(**_) -> None:
+        # This worker thread's: open ones would keep the test database from
+        # being dropped at the end of the run ("being accessed by other users").
+        connections.close_all()
+
+    task_postrun.connect(close_connections, weak=False)
+    try:
+        with django_db_blocker.unblock(), running_worker as running:
+            yield running
+    finally:
+        task_postrun.disconnect(close_connections)
 {% else %}
     with running_worker as running:
-{% endif %}
         yield running
+{% endif %}
 
 
 {% if cookiecutter.broker == 'rabbitmq' %}

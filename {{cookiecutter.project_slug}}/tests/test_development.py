@@ -142,19 +142,27 @@ def test_honcho_starts_every_process_and_ctrl_c_stops_them_all(tmp_path, worker_
                 "a line saying Prometheus is left out",
             )
 {% endif %}
-        pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]
+        pids = started_pids(log)
 
         # Ctrl+C in the terminal: honcho stops every process of the stack.
         honcho.send_signal(signal.SIGINT)
         wait_for(lambda: honcho.poll() is not None, 60, "honcho stopped")
+        procfile = [line for line in (PROJECT_DIR / "Procfile").read_text().splitlines() if line]
+        assert len(pids) == len(procfile), log.read_text()[-4000:]
+        # Each runs in a process group of its own: none is left, pool processes included.
+        wait_for(lambda: not any(map(group_alive, pids)), 30, "every process of the stack stopped")
     finally:
+        # Whatever failed, nothing of the stack outlives the test.
+        for pgid in [honcho.pid, *started_pids(log)]:
+            if group_alive(pgid):
+                os.killpg(pgid, signal.SIGKILL)
         if honcho.poll() is None:
-            os.killpg(honcho.pid, signal.SIGKILL)
             honcho.wait(timeout=30)
-    procfile = [line for line in (PROJECT_DIR / "Procfile").read_text().splitlines() if line]
-    assert len(pids) == len(procfile), log.read_text()[-4000:]
-    # Each runs in a process group of its own: none is left, pool processes included.
-    wait_for(lambda: not any(map(group_alive, pids)), 30, "every process of the stack stopped")
+
+
+def started_pids(log: Path) -> list[int]:
+    """The processes honcho started, each the leader of its own process group."""
+    return [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log.read_text())]
 
 
 def group_alive(pgid: int) -> bool:
