@@ -107,6 +107,7 @@ def remove_prometheus_files() -> None:
         os.path.join("deploy", "prometheus"),
         os.path.join("deploy", "grafana"),
         os.path.join(KUBERNETES, "exporter.yaml"),
+        os.path.join(PACKAGE, "tools", "monitoring.py"),
     )
     if os.path.isdir("deploy") and not os.listdir("deploy"):
         os.rmdir("deploy")

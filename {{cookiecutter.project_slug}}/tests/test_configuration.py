@@ -67,7 +67,7 @@ def test_a_development_process_reads_every_variable_of_its_env_file(tmp_path):
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"REPORTS_DIR", "PROVIDER_URL", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE"}
+        if name not in {"REPORTS_DIR", "PROVIDER_URL", "LOG_LEVEL"{{ ', "DJANGO_SETTINGS_MODULE"' if cookiecutter.framework == 'django' }}}
     }
     env |= {"PYTHONPATH": str(tmp_path / "src"), "APP_ENV": "development"}
     env["PROVIDER_URL"] = "http://127.0.0.1:2"  # given to the process: wins over .env

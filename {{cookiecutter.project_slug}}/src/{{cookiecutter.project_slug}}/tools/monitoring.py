@@ -25,15 +25,19 @@ from pathlib import Path
 from {{ cookiecutter.project_slug }}.environment import PROJECT_DIR, environment
 
 # The release of the compose image (compose.yaml), and the Celery it was built
-# with: the PyPI release pins redis<6, which Kombu 5.6 and later refuse.
+# with (the image's lock file): its PyPI release does not run with Celery 5.6+.
 EXPORTER = "prometheus-exporter-celery==0.11.2"
 EXPORTER_CELERY = "celery>=5.5,<5.6"
 # Compose's service names in deploy/prometheus/prometheus.yml, and the
 # variables that give each one's port here (the defaults are compose's).
 TARGETS = {
     "celery-exporter": ("EXPORTER_PORT", 9808),
+{% if cookiecutter.broker == 'redis' %}
     "celery-unacked": ("UNACKED_PORT", 9809),
+{% endif %}
+{% if cookiecutter.__flower == 'yes' %}
     "flower": ("FLOWER_PORT", 5555),
+{% endif %}
 }
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
