@@ -41,14 +41,6 @@ LONGEST_FIRST = [
     "test_regeneration.py",
     "test_monitoring.py",
 ]
-# Workers per core for ``-n auto``: the slow tests mostly wait on the processes
-# they start (a chaos suite used about half of one core), so two per core keep
-# the cores busy.
-WORKERS_PER_CORE = 2
-
-
-def pytest_xdist_auto_num_workers(config):
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
 def pytest_collection_modifyitems(config, items):
