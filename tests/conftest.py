@@ -29,34 +29,13 @@ def pytest_configure(config):
     options.FAST = config.getoption("--fast")
 
 
-# The slowest tests by module, longest first (pytest's --durations on a 2-core
-# machine): they are handed out first, so that no long test starts last and
-# leaves the other workers idle at the end.
-LONGEST_FIRST = [
-    "test_chaos_suites.py",
-    "test_readme_commands.py",
-    "test_generated_suites.py",
-    "test_compose_services.py",
-    "test_admin_browser.py",
-    "test_regeneration.py",
-    "test_monitoring.py",
-]
-
-
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--fast"):
-        slow = [item for item in items if item.get_closest_marker("slow")]
-        if slow:
-            config.hook.pytest_deselected(items=slow)
-            items[:] = [item for item in items if not item.get_closest_marker("slow")]
-
-    def rank(item) -> int:
-        module = item.path.name
-        if item.get_closest_marker("slow") and module in LONGEST_FIRST:
-            return LONGEST_FIRST.index(module)
-        return len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order within a module is kept
+    if not config.getoption("--fast"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 @contextmanager
