@@ -1,3 +1,4 @@
+{% import "compose.jinja" as shared %}
 """The monitoring half of the native development stack (the ``Procfile``'s last lines).
 
 ``python -m {{ cookiecutter.project_slug }}.tools.monitoring prometheus`` runs Debian's (or any)
@@ -26,7 +27,7 @@ from {{ cookiecutter.project_slug }}.environment import PROJECT_DIR, environment
 
 # The release of the compose image (compose.yaml), and the Celery it was built
 # with (the image's lock file): its PyPI release does not run with Celery 5.6+.
-EXPORTER = "prometheus-exporter-celery==0.11.2"
+EXPORTER = "prometheus-exporter-celery=={{ shared.EXPORTER_IMAGE.split(":")[1] }}"
 EXPORTER_CELERY = "celery>=5.5,<5.6"
 # Compose's service names in deploy/prometheus/prometheus.yml, and the
 # variables that give each one's port here (the defaults are compose's).
