@@ -43,11 +43,11 @@ _signing_keys_for_tests()
 {% endif %}
 
 import pytest  # noqa: E402
-from celery.contrib.testing.worker import start_worker  # noqa: E402
 from celery.signals import task_postrun  # noqa: E402
 
 from {{ cookiecutter.project_slug }} import topology  # noqa: E402
 from {{ cookiecutter.project_slug }}.celery_app import app  # noqa: E402
+from tests.processes import in_process_worker  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,7 @@ def celery_app():
 def worker(celery_app{% if cookiecutter.framework == 'django' %}, django_db_setup, django_db_blocker{% endif %}):
     """A real worker, in a thread of this process, consuming every queue of the topology."""
     prefix = os.environ["CELERY_QUEUE_PREFIX"]
-    running_worker = start_worker(
+    running_worker = in_process_worker(
         celery_app,
         pool="threads",
         concurrency=4,

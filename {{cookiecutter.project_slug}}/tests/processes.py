@@ -45,6 +45,27 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> Non
         time.sleep(interval)
 
 
+@contextlib.contextmanager
+def in_process_worker(app, **options):
+    """Celery's embedded test worker (a thread of this process), stopped as soon as it is left.
+
+    Celery's ``start_worker`` orders the stop, then waits for the worker's
+    thread, which looks for the order only between two polls of its event
+    loop: an idle loop sleeps until its next timer, up to 10 s. Here the order
+    is given first and the loop woken, so the thread ends at once.
+    """
+    from celery.contrib.testing.worker import start_worker
+    from celery.worker import state
+
+    with start_worker(app, **options) as worker:
+        try:
+            yield worker
+        finally:
+            state.should_terminate = 0  # what start_worker sets before it waits
+            if getattr(worker, "hub", None) is not None:
+                worker.hub.call_soon(lambda: None)
+
+
 class Certificates:
     """A test certificate authority, a server certificate it signed, and an unrelated CA.
 

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from tests.processes import PROJECT_DIR
+
 pytestmark = pytest.mark.integration
 
 HEARTBEAT = "{{ cookiecutter.project_slug }}.maintenance.tasks.heartbeat"
@@ -31,11 +33,11 @@ overrides.EXTRA_ROUTES = routes
 overrides.SETTINGS = {"broker_pool_limit": 3}
 sys.modules[overrides.__name__] = overrides
 
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 
 from {{ cookiecutter.project_slug }}.celery_app import app
 from {{ cookiecutter.project_slug }}.maintenance.tasks import heartbeat
+from tests.processes import in_process_worker
 
 assert app.conf.broker_pool_limit == 3, app.conf.broker_pool_limit
 prefix = os.environ["CELERY_QUEUE_PREFIX"]
@@ -51,7 +53,7 @@ task_postrun.connect(record, weak=False)
 
 def run_on_extra_queue():
     # This worker consumes the extra queue only: the task runs only if the route took effect.
-    with start_worker(
+    with in_process_worker(
         app,
         pool="threads",
         concurrency=1,
@@ -85,6 +87,7 @@ def run_with_overrides(routes: dict[str, str], wait: float) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, "-c", WITH_OVERRIDES, json.dumps(routes), str(wait)],
         env=os.environ.copy(),
+        cwd=PROJECT_DIR,  # where the script imports tests.processes from
         capture_output=True,
         text=True,
         timeout=120,

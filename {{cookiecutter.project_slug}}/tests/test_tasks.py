@@ -16,12 +16,20 @@ from {{ cookiecutter.project_slug }}.integrations import tasks as integrations
 from {{ cookiecutter.project_slug }}.notifications import tasks as notifications
 from {{ cookiecutter.project_slug }}.reports import tasks as reports
 from {{ cookiecutter.project_slug }}.tasking.deadletters import requeue
+{% if cookiecutter.framework == 'standalone' %}
+from {{ cookiecutter.project_slug }}.tasking.stores import redis as redis_store
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
 pytestmark = [pytest.mark.integration{% if cookiecutter.framework == 'django' %}, pytest.mark.django_db(transaction=True){% endif %}]
 
 
 def test_same_notification_key_sends_once(finished, monkeypatch):
+{% if cookiecutter.framework == 'standalone' %}
+    # A duplicate that finds the claim held retries once the claim's lease may
+    # have run out (30 s): a short lease, renewed as usual, keeps this quick.
+    monkeypatch.setattr(redis_store, "CLAIM_LEASE_MS", 3_000)
+{% endif %}
     sent = []
     monkeypatch.setattr(notifications, "deliver", lambda recipient, message: sent.append(recipient))
     key = f"order-placed:{uuid.uuid4()}"
