@@ -15,14 +15,14 @@ from pathlib import Path
 
 from cookiecutter.main import cookiecutter
 
-from tests.options import TEMPLATE_DIR, combo_id, matrix
+from tests.options import TEMPLATE_DIR, combo_id, full_matrix
 
 UV = shutil.which("uv") or "uv"
 
 
 def sample(size: int) -> list[dict]:
     """``size`` combinations drawn from the whole option matrix, the same on every run."""
-    combinations = matrix()
+    combinations = full_matrix()
     chosen = random.Random(0).sample(range(len(combinations)), size)  # noqa: S311 - a sample
     return [combinations[index] for index in sorted(chosen)]
 

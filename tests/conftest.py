@@ -21,7 +21,13 @@ def pytest_addoption(parser):
         "--fast",
         action="store_true",
         help="the quick tier: no slow tests, and the matrix bakes a pairwise cover of every "
-        "option instead of every combination",
+        "option instead of a cover of every three values",
+    )
+    parser.addoption(
+        "--full-matrix",
+        action="store_true",
+        help="the matrix bakes every valid combination (7,872; about an hour of CPU) instead "
+        "of a cover of every three values of three options",
     )
 
 
@@ -40,23 +46,16 @@ LONGEST_FIRST = [
 
 
 def pytest_configure(config):
-    options.FAST = config.getoption("--fast")
+    if config.getoption("--full-matrix"):
+        options.MATRIX_MODE = "full"
+    elif config.getoption("--fast"):
+        options.MATRIX_MODE = "pairwise"
     # pytest-xdist hands a worker a quarter of its share of the tests at the
     # start: the first 45 of 365 tests, every chaos suite among them, went to
     # one worker, one after another (a 61-minute run). One test at a time
     # (two queued per worker), each worker takes the next when it is free.
     if getattr(config.option, "maxschedchunk", "absent") is None:
         config.option.maxschedchunk = 1
-
-
-def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: one worker per core, and one more.
-
-    The slow tests wait on the processes they start for about a third of
-    their time (a generated suite used 62 % of one core, a chaos suite 45 %),
-    so two workers leave part of two cores idle; two per core overloaded them.
-    """
-    return (os.cpu_count() or 1) + 1
 
 
 def pytest_collection_modifyitems(config, items):

@@ -69,24 +69,57 @@ def choice_combinations() -> list[dict]:
     return [combo for combo in combos if is_valid(combo)]
 
 
-# Set by `pytest --fast` (tests/conftest.py): the quick tier's matrix is a
-# pairwise cover of every option instead of the full cross product.
-FAST = False
+# Set from the command line (tests/conftest.py): how many combinations the
+# matrix bakes. "pairwise" (`--fast`): a pairwise cover of every option;
+# "threewise" (the default): a cover of every three values of three choice
+# options; "full" (`--full-matrix`): every valid combination.
+MATRIX_MODE = "threewise"
 
 
-def matrix() -> list[dict]:
+def full_matrix() -> list[dict]:
     """Every valid choice combination, each with a row of boolean answers.
 
     Rows rotate through a pairwise covering set, so every pair of boolean
     values meets every choice value many times over.
     """
-    if FAST:
-        names = [*CHOICES, *BOOLEANS]
-        return [{name: row[name] for name in names} for row in pairwise_covering_set(names)]
     return [
         {**combo, **BOOLEAN_ROWS[index % len(BOOLEAN_ROWS)]}
         for index, combo in enumerate(choice_combinations())
     ]
+
+
+def threewise_cover(rows: list[dict], names: list[str]) -> list[dict]:
+    """The fewest ``rows`` a greedy pick finds in which every three values of ``names`` meet.
+
+    Every triple of values that some valid row holds is held by a chosen row.
+    Deterministic: ties go to the earlier row, so every xdist worker collects
+    the same set.
+    """
+    triples = list(itertools.combinations(names, 3))
+    ids: dict[tuple, int] = {}
+    covers = []  # each row's triples of values, as the bits of one integer
+    for row in rows:
+        bits = 0
+        for a, b, c in triples:
+            bits |= 1 << ids.setdefault((a, row[a], b, row[b], c, row[c]), len(ids))
+        covers.append(bits)
+    uncovered = (1 << len(ids)) - 1
+    chosen: list[dict] = []
+    while uncovered:
+        best = max(range(len(rows)), key=lambda i: (covers[i] & uncovered).bit_count())
+        chosen.append(rows[best])
+        uncovered &= ~covers[best]
+    return chosen
+
+
+def matrix() -> list[dict]:
+    """The combinations the matrix bakes, as MATRIX_MODE says."""
+    if MATRIX_MODE == "pairwise":
+        names = [*CHOICES, *BOOLEANS]
+        return [{name: row[name] for name in names} for row in pairwise_covering_set(names)]
+    if MATRIX_MODE == "full":
+        return full_matrix()
+    return threewise_cover(full_matrix(), [*CHOICES, *BOOLEANS])
 
 
 def combo_id(answers: dict) -> str:
