@@ -71,8 +71,9 @@ def choice_combinations() -> list[dict]:
 
 # Set from the command line (tests/conftest.py): how many combinations the
 # matrix bakes. "pairwise" (`--fast`): a pairwise cover of every option;
-# "threewise" (the default): a cover of every three values of three choice
-# options; "full" (`--full-matrix`): every valid combination.
+# "threewise" (the default): a cover of every three values of any three
+# options, yes/no options included; "full" (`--full-matrix`): every valid
+# combination.
 MATRIX_MODE = "threewise"
 
 
