@@ -133,6 +133,9 @@ def test_suite_time(log) -> SuiteRun:
     began = time.perf_counter()
     done = subprocess.run(command, cwd=TEMPLATE_DIR, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - began
+    output = Path(tempfile.gettempdir()) / "template-suite.log"
+    output.write_text(done.stdout + done.stderr)
+    log(f"the suite's output: {output}")
     lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
     summary = lines[-1].strip("= ") if lines else done.stderr.strip()[-200:]
     log(f"test suite: {seconds:.0f} s, exit {done.returncode}: {summary}")

@@ -48,6 +48,18 @@ def apply_effect(key: str, hold: float = 0.0) -> None:
     apply_once(key)
 
 
+@app.task(name="chaos.apply_long_effect")
+def apply_long_effect(key: str, duration: float) -> None:
+    """A side effect that takes ``duration`` seconds (a slow call to another service)."""
+    write("started", key)
+    with once(f"chaos:{key}") as first:
+        if first:
+            write("effect-begun", key)
+            time.sleep(duration)
+            write("applied", key)
+    write("completed", key)
+
+
 # The base class's retry policy, with one quick retry: the store outage of a
 # test outlasts it, so the task also fails for good while the store is down.
 @app.task(

@@ -179,6 +179,36 @@ def test_worker_child_killed_mid_task_redelivers_once(process_workers, journal, 
     assert journal.count("started")[victim] == 2, "the killed task ran again"
 
 
+def test_task_stopped_mid_effect_applies_it_once(process_workers, journal, figures):
+    """SIGTERM to a pool process in the middle of a side effect: the effect ends first.
+
+    Celery stops a running task so (revoke with terminate, every running task
+    when the broker connection is lost). Stopped in between, the effect would
+    be applied but not recorded as done, and its redelivered message would
+    apply it again.
+    """
+    worker = process_workers()
+    (key,) = keys(1)
+    chaos_tasks.apply_long_effect.apply_async((key, 2.0), queue=default_queue())
+    wait_for(lambda: journal.pids("effect-begun", key), 30, "the side effect begun")
+    (pid,) = journal.pids("effect-begun", key)
+    os.kill(pid, signal.SIGTERM)  # as the worker's pool.terminate_job(pid) does
+    journal.wait_completed([key], timeout=60)
+    worker.stop()
+
+    counts = figures.effects(
+        "task stopped mid-effect",
+        1,
+        [key],
+        journal,
+        runs=journal.count("started")[key],
+        effects_begun=journal.count("effect-begun")[key],
+    )
+    assert counts["effects begun"] == 1 and counts["duplicates"] == 0
+    assert counts["side effects applied"] == 1
+    assert counts["runs"] == 2, "the stopped task's message was delivered again"
+
+
 def test_worker_killed_mid_task_redelivers_once(process_workers, private_broker, journal, figures):
     """The whole worker killed (a lost node): another worker runs its unfinished tasks, once."""
     env = {"CELERY_BROKER_URL": private_broker.url}

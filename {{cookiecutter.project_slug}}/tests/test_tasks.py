@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+{% if cookiecutter.result_backend != 'none' %}
+import time
+{% endif %}
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -149,6 +152,53 @@ def test_rabbitmq_dead_letters_the_rejected_message(finished, provider, celery_a
             return messages >= 1
 
         eventually(dead_lettered)
+
+
+{% endif %}
+{% if cookiecutter.result_backend != 'none' %}
+def test_retry_goes_on_once_when_its_state_cannot_be_stored(
+    finished, provider, quick_retries, monkeypatch
+):
+    """The result backend down as a task retries: the published retry carries it on.
+
+    Had storing the RETRY state failed the run, its message would go back to
+    the broker beside the retry, and the task would go on twice.
+    """
+    backend = type(integrations.sync_customer.backend)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("the result backend is down")
+
+    monkeypatch.setattr(backend, "mark_as_retry", down)
+    api = provider([503])
+    result = integrations.sync_customer.delay(12, 1)
+    finished.wait([result.id], timeout=60)
+    time.sleep(2)  # let a run of a message given back show up, if there is one
+    assert finished.runs[result.id] == 2 and len(api.requests) == 2
+    assert not [letter for letter in store().dead_letters() if letter.task_id == result.id]
+
+
+def test_result_not_stored_runs_again_and_is_no_dead_letter(
+    finished, provider, monkeypatch, eventually
+):
+    """The result backend down as a task ends: it runs again, and is not a failure."""
+    backend = type(integrations.sync_customer.backend)
+    store_once_more = backend.mark_as_done
+    failures = []
+
+    def down_once(self, *args, **kwargs):
+        if not failures:
+            failures.append(ConnectionError("the result backend is down"))
+            raise failures[0]
+        return store_once_more(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "mark_as_done", down_once)
+    api = provider([])
+    result = integrations.sync_customer.delay(13, 1)
+    eventually(lambda: finished.runs.get(result.id) == 2)
+    time.sleep(1)  # let the dead letter of a failure show up, if there is one
+    assert failures and len(api.requests) == 2  # the provider call is idempotent
+    assert not [letter for letter in store().dead_letters() if letter.task_id == result.id]
 
 
 {% endif %}

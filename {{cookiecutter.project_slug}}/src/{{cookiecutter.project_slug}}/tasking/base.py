@@ -6,16 +6,21 @@ Docs: https://docs.celeryq.dev/en/stable/userguide/tasks.html#custom-task-classe
 from __future__ import annotations
 
 import logging
+import threading
+import traceback
 {% if cookiecutter.broker == 'redis' %}
 from datetime import UTC, datetime
 {% endif %}
 
 {% if cookiecutter.framework == 'django' %}
+from celery.app.task import get_actual_ignore_result
 from celery.contrib.django.task import DjangoTask as Task
 {% else %}
 from celery import Task
+from celery.app.task import get_actual_ignore_result
 {% endif %}
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
+from celery.signals import task_internal_error, task_prerun
 from kombu.serialization import dumps
 
 {% if cookiecutter.broker == 'rabbitmq' %}
@@ -32,6 +37,20 @@ logger = logging.getLogger(__name__)
 # letters. Checked when a task is sent and again when a worker receives it
 # (a message may come from another publisher).
 MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+# The task whose run raised outside its body, in this thread (see BaseTask.on_failure).
+_raised_outside_body = threading.local()
+
+
+@task_prerun.connect
+def _forget_outside_body(**_) -> None:
+    _raised_outside_body.task_id = None
+
+
+@task_internal_error.connect
+def _note_outside_body(task_id=None, **_) -> None:
+    _raised_outside_body.task_id = task_id
 
 
 class PayloadTooLarge(retry.PermanentError):
@@ -118,6 +137,10 @@ class BaseTask(Task):
             countdown = max(countdown or 0, wait)
         try:
             return super().retry(args, kwargs, exc, throw, eta, countdown, **options)
+        except Retry:
+            if not self.request.is_eager:
+                self._record_retry_state(exc)
+            raise
         except Reject as rejected:
             if rejected.requeue:
                 raise
@@ -125,12 +148,52 @@ class BaseTask(Task):
             # give it back to the broker instead, or the task is lost.
             raise Reject(rejected.reason, requeue=True) from exc
 
+    def _record_retry_state(self, exc) -> None:
+        """Records the RETRY state now, best effort: the retry message is already published.
+
+        Recorded by Celery after this, a result backend that is down would
+        fail the run, and its message would go back to the broker beside the
+        published retry: the task would go on twice, then four times.
+        """
+        request = self.request
+        if get_actual_ignore_result(self, request) and not self.store_errors_even_if_ignored:
+            return
+        request.ignore_result = True  # Celery does not record it again
+        try:
+            self.backend.mark_as_retry(
+                request.id,
+                exc,
+                "".join(traceback.format_exception(exc)) if exc else None,
+                request=request,
+            )
+        except Exception:
+            logger.warning(
+                "task %s[%s]: its RETRY state was not recorded; the retry is sent",
+                self.name,
+                request.id,
+                exc_info=True,
+            )
+
     def before_start(self, task_id, args, kwargs):
         """Refuses an oversized message from any publisher: it becomes a dead letter."""
         check_payload(self.name, args, kwargs)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        """Called once a task has failed for good: retries exhausted or a permanent error."""
+        """Called once a task has failed for good: retries exhausted or a permanent error.
+
+        Celery calls it too when storing a result failed after the task body
+        (the result backend down): that message goes back to the broker
+        (tasking/outcomes.py), so it is no dead letter.
+        """
+        if getattr(_raised_outside_body, "task_id", None) == task_id:
+            _raised_outside_body.task_id = None
+            logger.warning(
+                "task %s[%s]: %r raised outside the task body: its message goes back",
+                self.name,
+                task_id,
+                exc,
+            )
+            return
         delivery = self.request.delivery_info or {}
         if isinstance(exc, PayloadTooLarge):
             # Not kept: it cannot run again as it is, and would bloat the store.

@@ -13,15 +13,26 @@ or, around part of a task:
     with once(f"invoice-email:{invoice_id}") as first:
         if first:
             send_email(...)
+
+In a prefork pool process, SIGTERM (the signal Celery stops a running task
+with: ``revoke(..., terminate=True)``, and every running task when the broker
+connection is lost) waits until the block has ended and the effect is recorded
+as done; stopped in between, the effect would be applied but not recorded, and
+the redelivered message would apply it again. SIGKILL (the hard time limit a
+moment after its SIGTERM, the OOM killer) still stops the process at once.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
+
+from celery.signals import worker_process_init
 
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
@@ -31,9 +42,41 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def once(key: str) -> AbstractContextManager[bool]:
+# Set in each prefork pool process, where a task runs in the main thread and
+# SIGTERM would end the process at once. The other pools run tasks in threads
+# or greenlets, which cannot own a signal handler; their worker's SIGTERM is a
+# warm shutdown, which lets running tasks finish.
+_IN_PREFORK_PROCESS = False
+
+
+@worker_process_init.connect
+def _note_prefork_process(**_) -> None:
+    global _IN_PREFORK_PROCESS
+    _IN_PREFORK_PROCESS = True
+
+
+@contextmanager
+def _termination_deferred() -> Iterator[None]:
+    """A SIGTERM received inside the block takes effect when the block ends."""
+    if not _IN_PREFORK_PROCESS or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if received:
+            logger.warning("SIGTERM received while a side effect ran: stopping now it is recorded")
+            signal.raise_signal(signal.SIGTERM)
+
+
+@contextmanager
+def once(key: str) -> Iterator[bool]:
     """Claim ``key``: yields True the first time, False once the effect is done."""
-    return store().claim(key)
+    with _termination_deferred(), store().claim(key) as first:
+        yield first
 
 
 def idempotent(key: Callable[..., str]) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
