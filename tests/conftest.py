@@ -72,6 +72,29 @@ def pytest_collection_modifyitems(config, items):
         return len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within a module is kept
+    items[:] = turns_apart(items)
+
+
+def turns_apart(items: list) -> list:
+    """The tests that take turns on the machine's ports, each followed by two other tests.
+
+    Handed out one after another, two of them kept both xdist workers waiting
+    on each other for minutes (PORTS_LOCK); with other tests between them, one
+    worker runs those meanwhile. Their place in the order is the first one's.
+    """
+    taking_turns = [item for item in items if "machine_ports_to_ourselves" in item.fixturenames]
+    if not taking_turns:
+        return items
+    waiting = set(map(id, taking_turns))
+    start = next(n for n, item in enumerate(items) if id(item) in waiting)
+    before = items[:start]
+    rest = [item for item in items[start:] if id(item) not in waiting]
+    interleaved = []
+    for turn in taking_turns:
+        interleaved.append(turn)
+        interleaved += rest[:2]
+        del rest[:2]
+    return before + interleaved + rest
 
 
 @contextmanager

@@ -38,3 +38,20 @@ def test_every_reachable_pair_of_values_is_baked_once_at_least(cover):
     missing = reachable_pairs(names, fixed) - covered
     assert not missing, f"{cover}: pairs never baked: {sorted(missing)[:5]}"
     assert len({combo_id(row) for row in rows}) == len(rows), "two rows are the same"
+
+
+def test_tests_that_take_turns_on_the_ports_are_handed_out_apart():
+    """tests/conftest.py puts two other tests after each one that holds PORTS_LOCK."""
+    from types import SimpleNamespace
+
+    from tests.conftest import turns_apart
+
+    def item(name, *fixtures):
+        return SimpleNamespace(name=name, fixturenames=["bake", *fixtures])
+
+    items = [item("chaos")] + [item(f"port{n}", "machine_ports_to_ourselves") for n in range(3)]
+    items += [item(f"suite{n}") for n in range(5)]
+    order = [test.name for test in turns_apart(items)]
+    assert order == [
+        "chaos", "port0", "suite0", "suite1", "port1", "suite2", "suite3", "port2", "suite4"
+    ]  # fmt: skip
