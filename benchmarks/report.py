@@ -348,6 +348,7 @@ def render(
             lines.append(
                 f"| {BROKER_NAMES[broker]} | {configuration.title} | {' | '.join(cells)} |"
             )
+    took_suite = f"the test suite {suite.seconds / 60:.0f} of them; " if suite else ""
     lines += [
         "",
         "Bake times in s, in combination order (command / first bake / warm): "
@@ -372,9 +373,9 @@ def render(
         "uv run --locked --group test python -m benchmarks --test-suite",
         "```",
         "",
-        "It takes about 40 minutes (the test suite about 30 of them; leave out "
-        "`--test-suite` to skip it), prints every figure as it is measured, and rewrites this "
-        "file. `--rounds`, `--tasks` and `--latency-samples` change the counts; `--quick` "
+        f"It took {machine['minutes']:.0f} minutes in the run above ({took_suite}leave out "
+        "`--test-suite` to skip the suite), prints every figure as it is measured, and rewrites "
+        "this file. `--rounds`, `--tasks` and `--latency-samples` change the counts; `--quick` "
         "checks that everything runs, in a minute or two. A generated project measures its own "
         "queues with `python -m <slug>.tools.benchmark` (see its README).",
         "",
