@@ -33,9 +33,13 @@ def write(event: str, key: str) -> None:
         os.close(fd)
 
 
-def apply_once(key: str) -> None:
+def apply_once(key: str, lasting: float = 0.0) -> None:
+    """The side effect, ``lasting`` seconds long (a slow call to another service)."""
     with once(f"chaos:{key}") as first:
         if first:
+            if lasting:
+                write("effect-begun", key)
+                time.sleep(lasting)
             write("applied", key)
     write("completed", key)
 
@@ -49,15 +53,9 @@ def apply_effect(key: str, hold: float = 0.0) -> None:
 
 
 @app.task(name="chaos.apply_long_effect")
-def apply_long_effect(key: str, duration: float) -> None:
-    """A side effect that takes ``duration`` seconds (a slow call to another service)."""
+def apply_long_effect(key: str, lasting: float) -> None:
     write("started", key)
-    with once(f"chaos:{key}") as first:
-        if first:
-            write("effect-begun", key)
-            time.sleep(duration)
-            write("applied", key)
-    write("completed", key)
+    apply_once(key, lasting)
 
 
 # The base class's retry policy, with one quick retry: the store outage of a

@@ -27,6 +27,10 @@ from {{ cookiecutter.project_slug }}.tasking.stores import store
 pytestmark = [pytest.mark.integration{% if cookiecutter.framework == 'django' %}, pytest.mark.django_db(transaction=True){% endif %}]
 
 
+def dead_letters_of(task_id: str) -> list:
+    return [letter for letter in store().dead_letters() if letter.task_id == task_id]
+
+
 def test_same_notification_key_sends_once(finished, monkeypatch):
 {% if cookiecutter.framework == 'standalone' %}
     # A duplicate that finds the claim held retries once the claim's lease may
@@ -123,7 +127,7 @@ def test_permanent_failure_becomes_a_dead_letter_and_can_be_requeued(finished, p
     result = integrations.sync_customer.delay(8, 1)
     finished.wait([result.id], states=("FAILURE",))
     assert len(api.requests) == 1  # a permanent error is not retried
-    letters = [letter for letter in store().dead_letters() if letter.task_id == result.id]
+    letters = dead_letters_of(result.id)
     assert len(letters) == 1
     letter = letters[0]
     assert letter.task_name == integrations.sync_customer.name
@@ -175,7 +179,7 @@ def test_retry_goes_on_once_when_its_state_cannot_be_stored(
     finished.wait([result.id], timeout=60)
     time.sleep(2)  # let a run of a message given back show up, if there is one
     assert finished.runs[result.id] == 2 and len(api.requests) == 2
-    assert not [letter for letter in store().dead_letters() if letter.task_id == result.id]
+    assert not dead_letters_of(result.id)
 
 
 def test_result_not_stored_runs_again_and_is_no_dead_letter(
@@ -198,7 +202,7 @@ def test_result_not_stored_runs_again_and_is_no_dead_letter(
     eventually(lambda: finished.runs.get(result.id) == 2)
     time.sleep(1)  # let the dead letter of a failure show up, if there is one
     assert failures and len(api.requests) == 2  # the provider call is idempotent
-    assert not [letter for letter in store().dead_letters() if letter.task_id == result.id]
+    assert not dead_letters_of(result.id)
 
 
 {% endif %}
@@ -208,7 +212,7 @@ def test_exhausted_retries_become_a_dead_letter(finished, provider, quick_retrie
     result = integrations.sync_customer.delay(9, 1)
     finished.wait([result.id], states=("FAILURE",), timeout=60)
     assert len(api.requests) == 3
-    letter = next(letter for letter in store().dead_letters() if letter.task_id == result.id)
+    letter = dead_letters_of(result.id)[0]
     assert letter.retries == 2
     assert "TransientError: HTTP 503" in letter.exception
 {% if cookiecutter.message_signing %}
