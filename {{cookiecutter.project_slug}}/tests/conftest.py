@@ -69,19 +69,29 @@ def worker(celery_app{% if cookiecutter.framework == 'django' %}, django_db_setu
         shutdown_timeout=30,
     )
 {% if cookiecutter.framework == 'django' %}
-    from django.db import connections
+    import threading
 
-    def close_connections(**_) -> None:
-        # This worker thread's: open ones would keep the test database from
-        # being dropped at the end of the run ("being accessed by other users").
-        connections.close_all()
+    from django.db.backends.signals import connection_created
 
-    task_postrun.connect(close_connections, weak=False)
+    opened_by_the_worker = []
+
+    def remember(connection, **_) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            opened_by_the_worker.append(connection)
+
+    # The worker's threads (its consumer records refused messages as dead
+    # letters, its pool runs tasks) open connections of their own. Left open,
+    # they keep the test database from being dropped at the end of the run
+    # ("being accessed by other users", after PostgreSQL waits 5 s for them).
+    connection_created.connect(remember, weak=False)
     try:
         with django_db_blocker.unblock(), running_worker as running:
             yield running
     finally:
-        task_postrun.disconnect(close_connections)
+        connection_created.disconnect(remember)
+        for connection in opened_by_the_worker:
+            connection.inc_thread_sharing()  # closed from this thread, once the worker stopped
+            connection.close()
 {% else %}
     with running_worker as running:
         yield running
