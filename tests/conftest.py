@@ -53,10 +53,11 @@ def pytest_xdist_auto_num_workers(config):
     busy. Without a worker beyond the cores, the other core sat idle while
     they ran. The quick tier has no chaos suites: one worker per core.
     """
+    from xdist.plugin import pytest_xdist_auto_num_workers as one_per_core
+
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # xdist's own hook reads it
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) + (0 if config.getoption("--fast") else 1)
+        return None  # what it says, through xdist's own hook
+    return one_per_core(config) + (0 if config.getoption("--fast") else 1)
 
 
 def pytest_configure(config):

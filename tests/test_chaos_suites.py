@@ -70,13 +70,15 @@ def figures_of(output: str) -> list[str]:
 # never more than two chaos suites at once, beside the other tests. Suites 0
 # and 2 took 380 s and 515 s, 1 and 3 took 458 s and 386 s (2-core machine).
 LANES = [
-    pytest.param(answers, marks=pytest.mark.xdist_group(f"chaos-lane-{index % 2}"))
+    pytest.param(
+        answers, id=combo_id(answers), marks=pytest.mark.xdist_group(f"chaos-lane-{index % 2}")
+    )
     for index, answers in enumerate(CHAOS_SUITES)
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answers", LANES, ids=[combo_id(a) for a in CHAOS_SUITES])
+@pytest.mark.parametrize("answers", LANES)
 def test_generated_project_passes_its_chaos_tests(bake, answers, record_property, tmp_path):
     index = CHAOS_SUITES.index(answers)
     # A name of its own, so that parallel Django suites get their own test databases.
