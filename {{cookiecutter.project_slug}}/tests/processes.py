@@ -23,6 +23,7 @@ import threading
 {% endif %}
 import time
 import uuid
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -46,6 +47,32 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> Non
 
 
 @contextlib.contextmanager
+def stop_or_show_why(process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    """SIGTERM ``process``; one still running ``timeout`` s later is killed, with a warning.
+
+    For a process whose stopping is not what the test checks (Flower). Started
+    with PYTHONFAULTHANDLER=1, its threads' stacks go to ``log`` before it dies,
+    and the warning shows them: what it was waiting on.
+    """
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    process.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+    warnings.warn(
+        f"{process.args} still ran {timeout:.0f} s after SIGTERM; killed. Its log ends:\n"
+        + log.read_text(errors="replace")[-4000:],
+        stacklevel=2,
+    )
+
+
 def in_process_worker(app, **options):
     """Celery's embedded test worker (a thread of this process), stopped as soon as it is left.
 

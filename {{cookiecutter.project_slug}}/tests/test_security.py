@@ -134,11 +134,12 @@ def http_status(url: str, credentials: str | None = None) -> int:
 @pytest.mark.parametrize("source", ["environment", ".env"])
 def test_flower_refuses_requests_without_credentials(tmp_path, source):
     """Credentials from the environment, or in development from .env like every setting."""
-    from tests.processes import free_port
+    from tests.processes import free_port, stop_or_show_why
 
     port = free_port()
     credentials = f"admin:{secrets.token_urlsafe(16)}"
     env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
+    env["PYTHONFAULTHANDLER"] = "1"
     if source == ".env":
         # A development checkout of its own (the project's .env is the developer's):
         # every process reads the .env beside its src/ folder.
@@ -184,8 +185,7 @@ def test_flower_refuses_requests_without_credentials(tmp_path, source):
         assert http_status(f"{base}/", "admin:wrong-password") == 401
         assert http_status(f"{base}/", credentials) == 200
     finally:
-        flower.terminate()
-        flower.wait(timeout=30)
+        stop_or_show_why(flower, tmp_path / "flower.log")
 {% endif %}
 
 
