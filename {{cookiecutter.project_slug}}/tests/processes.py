@@ -46,7 +46,6 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> Non
         time.sleep(interval)
 
 
-@contextlib.contextmanager
 def stop_or_show_why(process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
     """SIGTERM ``process``; one still running ``timeout`` s later is killed, with a warning.
 
@@ -73,6 +72,7 @@ def stop_or_show_why(process: subprocess.Popen, log: Path, timeout: float = 30) 
     )
 
 
+@contextlib.contextmanager
 def in_process_worker(app, **options):
     """Celery's embedded test worker (a thread of this process), stopped as soon as it is left.
 
