@@ -23,7 +23,9 @@ import threading
 {% endif %}
 import time
 import uuid
+{% if cookiecutter.__flower == 'yes' %}
 import warnings
+{% endif %}
 from collections import Counter
 from pathlib import Path
 
@@ -46,6 +48,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2) -> Non
         time.sleep(interval)
 
 
+{% if cookiecutter.__flower == 'yes' %}
 def stop_or_show_why(process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
     """SIGTERM ``process``; one still running ``timeout`` s later is killed, with a warning.
 
@@ -72,6 +75,7 @@ def stop_or_show_why(process: subprocess.Popen, log: Path, timeout: float = 30) 
     )
 
 
+{% endif %}
 @contextlib.contextmanager
 def in_process_worker(app, **options):
     """Celery's embedded test worker (a thread of this process), stopped as soon as it is left.
