@@ -18,7 +18,7 @@ import ssl
 {% endif %}
 import subprocess
 import sys
-{% if cookiecutter.framework == 'django' %}
+{% if cookiecutter.framework == 'django' or cookiecutter.__flower == 'yes' %}
 import threading
 {% endif %}
 import time
@@ -441,14 +441,14 @@ class PrivateRabbitMQ:
 
 PrivateBroker = PrivateRabbitMQ
 {% endif %}
-{% if cookiecutter.framework == 'django' %}
+{% if cookiecutter.framework == 'django' or cookiecutter.__flower == 'yes' %}
 
 
-class DatabaseLink:
-    """A TCP relay to the test database that the tests cut and restore: a database outage.
+class ServiceLink:
+    """A TCP relay to a service (the database, the broker) that tests cut: an outage.
 
-    Workers reach PostgreSQL through it; the test process connects directly,
-    so it can still read what the workers recorded.
+    The processes under test reach the service through it; the test process
+    connects directly, so it can still read what they recorded.
     """
 
     def __init__(self, host: str, port: int) -> None:
@@ -464,7 +464,7 @@ class DatabaseLink:
         threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     def down(self) -> None:
-        """Refuse new connections and cut the open ones, as a lost database does."""
+        """Refuse new connections and cut the open ones, as a lost service does."""
         with self._lock:
             if self._server is not None:
                 self._server.close()

@@ -71,12 +71,12 @@ from tests.processes import (
 {% if cookiecutter.beat_scheduler == 'redbeat' %}
     PROJECT_DIR,
 {% endif %}
-{% if django %}
-    DatabaseLink,
-{% endif %}
     PrivateBroker,
 {% if not django %}
     PrivateRedis,
+{% endif %}
+{% if django %}
+    ServiceLink,
 {% endif %}
     wait_for,
 )
@@ -601,7 +601,7 @@ def database_link():
     from django.db import connection
 
     settings = connection.settings_dict
-    link = DatabaseLink(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
+    link = ServiceLink(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
     link.up()
     yield link
     link.down()

@@ -130,26 +130,8 @@ def http_status(url: str, credentials: str | None = None) -> int:
         return error.code
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("source", ["environment", ".env"])
-def test_flower_refuses_requests_without_credentials(tmp_path, source):
-    """Credentials from the environment, or in development from .env like every setting."""
-    from tests.processes import free_port, stop_or_show_why
-
-    port = free_port()
-    credentials = f"admin:{secrets.token_urlsafe(16)}"
-    env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
-    env["PYTHONFAULTHANDLER"] = "1"
-    if source == ".env":
-        # A development checkout of its own (the project's .env is the developer's):
-        # every process reads the .env beside its src/ folder.
-        shutil.copytree(
-            PROJECT_DIR / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        (tmp_path / ".env").write_text(f"FLOWER_BASIC_AUTH={credentials}\n")
-        env |= {"PYTHONPATH": str(tmp_path / "src"), "APP_ENV": "development"}
-    else:
-        env["FLOWER_BASIC_AUTH"] = credentials
+def start_flower(tmp_path: Path, env: dict[str, str], port: int) -> subprocess.Popen:
+    """Flower as production starts it, once it answers; its output in ``tmp_path/flower.log``."""
     with (tmp_path / "flower.log").open("wb") as log:
         flower = subprocess.Popen(
             [
@@ -163,29 +145,94 @@ def test_flower_refuses_requests_without_credentials(tmp_path, source):
                 "--address=127.0.0.1",
             ],
             cwd=tmp_path,
-            env=env,
+            # Its threads' stacks in the log if it has to be aborted (stop_or_show_why).
+            env={**env, "PYTHONFAULTHANDLER": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            # Unauthenticated by design, like /metrics: Flower is never public.
+            if http_status(f"http://127.0.0.1:{port}/healthcheck") == 200:
+                return flower
+        except OSError:
+            pass
+        if flower.poll() is not None or time.monotonic() > deadline:
+            flower.kill()
+            flower.wait(timeout=30)
+            raise AssertionError(
+                "Flower did not answer within 60 s:\n" + (tmp_path / "flower.log").read_text()
+            )
+        time.sleep(0.3)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_flower_refuses_requests_without_credentials(tmp_path, source):
+    """Credentials from the environment, or in development from .env like every setting."""
+    from tests.processes import free_port, stop_or_show_why
+
+    port = free_port()
+    credentials = f"admin:{secrets.token_urlsafe(16)}"
+    env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
+    if source == ".env":
+        # A development checkout of its own (the project's .env is the developer's):
+        # every process reads the .env beside its src/ folder.
+        shutil.copytree(
+            PROJECT_DIR / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        (tmp_path / ".env").write_text(f"FLOWER_BASIC_AUTH={credentials}\n")
+        env |= {"PYTHONPATH": str(tmp_path / "src"), "APP_ENV": "development"}
+    else:
+        env["FLOWER_BASIC_AUTH"] = credentials
+    flower = start_flower(tmp_path, env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # Unauthenticated by design, like /metrics: Flower is never public.
-                if http_status(f"{base}/healthcheck") == 200:
-                    break
-            except OSError:
-                pass
-            assert flower.poll() is None, (tmp_path / "flower.log").read_text()
-            assert time.monotonic() < deadline, "Flower did not answer within 60 s"
-            time.sleep(0.3)
         assert http_status(f"{base}/") == 401
         assert http_status(f"{base}/api/workers") == 401
         assert http_status(f"{base}/", "admin:wrong-password") == 401
         assert http_status(f"{base}/", credentials) == 200
     finally:
         stop_or_show_why(flower, tmp_path / "flower.log")
+
+
+@pytest.mark.integration
+def test_flower_stops_on_sigterm_while_the_broker_is_down(tmp_path):
+    """Its broadcasts retry a lost broker for ever; SIGTERM stops it anyway (flowerconfig.py).
+
+    Without that bound Flower ran on until the broker came back.
+    """
+    from tests.processes import ServiceLink, free_port, wait_for
+
+    with app.connection_for_write() as broker:
+        link = ServiceLink(broker.hostname, broker.port or broker.transport.default_port)
+        relayed = broker.clone(hostname="127.0.0.1", port=link.port).as_uri(include_password=True)
+    link.up()
+    env = {**os.environ, "CELERY_BROKER_URL": relayed, "FLOWER_BASIC_AUTH": "admin:secret"}
+    port = free_port()
+    flower = start_flower(tmp_path, env, port)
+    try:
+        wait_for(
+            lambda: "Connected to" in (tmp_path / "flower.log").read_text(), 30, "Flower connected"
+        )
+        # Flower asks the workers for events every 5 s, on a connection it keeps:
+        # once through the link, then again once the link is cut.
+        time.sleep(6)
+        link.down()
+        time.sleep(6)
+        flower.terminate()
+        try:
+            flower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Flower still ran 30 s after SIGTERM") from None
+        # It stopped because of the bound, not because nothing waited on the broker.
+        assert "(the broker does not answer): exiting now" in (tmp_path / "flower.log").read_text()
+    finally:
+        link.down()
+        if flower.poll() is None:
+            flower.kill()
+            flower.wait(timeout=30)
 {% endif %}
 
 
