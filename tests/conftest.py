@@ -24,6 +24,12 @@ def pytest_addoption(parser):
         "option instead of a cover of every three values",
     )
     parser.addoption(
+        "--lowest-versions",
+        action="store_true",
+        help="generated projects installed at the lowest versions their ranges allow: the "
+        "whole pairwise cover instead of one project with every integration (about 30 min)",
+    )
+    parser.addoption(
         "--full-matrix",
         action="store_true",
         help="the matrix bakes every valid combination (7,872; about an hour of CPU) instead "

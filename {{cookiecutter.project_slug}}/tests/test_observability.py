@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.integration{% if django %}, pytest.mark.django_db(tran
 
 {% if sentry %}
 CLEANUP = "{{ cookiecutter.project_slug }}.maintenance.tasks.cleanup_reports"
+# Stands in for personal data in a task's arguments: never sent to Sentry.
+PERSONAL = "someone@example.com"
 {% endif %}
 {% if otel %}
 HEARTBEAT = "{{ cookiecutter.project_slug }}.maintenance.tasks.heartbeat"
@@ -141,10 +143,26 @@ def test_a_failing_task_reaches_sentry_from_a_real_worker(collector, worker_env,
     worker_env["SENTRY_DSN"] = f"http://public@{collector.url}/1"
     worker_env["SENTRY_ENVIRONMENT"] = "observability-test"
     with prefork_worker(worker_env, CLEANUP, tmp_path / "worker.log"):
-        send(CLEANUP, [None], worker_env)  # None * 86400: a TypeError, not retried
+        # A dict times a number: a TypeError, not retried.
+        send(CLEANUP, [{"email": PERSONAL}], worker_env)
         wait_until(lambda: collector.received("/api/1/envelope/", "TypeError"), 60)
     assert collector.received("/api/1/envelope/", "observability-test")
     assert collector.received("/api/1/envelope/", CLEANUP)
+    # Neither as the task's argument nor as a local variable of the failing frame.
+    assert not collector.received("/api/1/envelope/", PERSONAL)
+
+
+def test_the_installed_sentry_sdk_takes_the_privacy_options():
+    """sentry-sdk 2 and 3 name them differently; an unknown name stops every process."""
+    import sentry_sdk
+
+    client = sentry_sdk.Client(**observability.privacy_options(sentry_sdk.VERSION))
+    if "data_collection" in client.options:
+        assert client.options["data_collection"]["queues"] is False
+        assert client.options["data_collection"]["stack_frame_variables"] is False
+    else:
+        assert client.options["send_default_pii"] is False
+        assert client.options["include_local_variables"] is False
 {% endif %}
 {% if otel %}
 

@@ -57,10 +57,47 @@ def init_sentry(dsn: str, environment_name: str, release: str = "") -> bool:
 {% else %}
         integrations=[CeleryIntegration()],
 {% endif %}
-        # Task arguments and request bodies may hold personal data: not sent.
-        send_default_pii=False,
+        **privacy_options(sentry_sdk.VERSION),
     )
     return True
+
+
+def privacy_options(sdk_version: str) -> dict[str, object]:
+    """The ``sentry_sdk.init`` options that keep personal data out of reports.
+
+    Task arguments, the local variables of the failing frames (which hold
+    them), request bodies and user details may hold personal data: none is
+    sent. sentry-sdk 2 says so with ``send_default_pii`` and
+    ``include_local_variables``; 3 refuses those names ("Unknown option") and
+    takes ``data_collection`` instead. sentry-sdk 2.20, the lowest this
+    project allows, sends task arguments whatever ``send_default_pii`` says:
+    ``without_task_arguments`` drops them in every version.
+    """
+    if int(sdk_version.split(".")[0]) >= 3:
+        return {
+            "before_send": without_task_arguments,
+            "data_collection": {
+                "user_info": False,
+                "queues": False,
+                "http_bodies": [],
+                "stack_frame_variables": False,
+            },
+        }
+    return {
+        "before_send": without_task_arguments,
+        "send_default_pii": False,
+        "include_local_variables": False,
+        "max_request_body_size": "never",
+    }
+
+
+def without_task_arguments(event: dict, hint: dict) -> dict:
+    """``event`` without the task arguments Sentry's Celery integration adds to it."""
+    job = event.get("extra", {}).get("celery-job")
+    if isinstance(job, dict):
+        job.pop("args", None)
+        job.pop("kwargs", None)
+    return event
 
 
 def init_sentry_from_environment(env: Environment | None = None) -> bool:
