@@ -126,6 +126,11 @@ def remove_observability_files() -> None:
     remove(os.path.join(PACKAGE, "observability.py"), os.path.join("tests", "test_observability.py"))
 
 
+def remove_publishing_bounds() -> None:
+    """The bounds of a publish: RabbitMQ's blocked connections and confirms."""
+    remove(os.path.join(TASKING, "publishing.py"))
+
+
 def remove_github_ci() -> None:
     remove(".github")
 
@@ -168,6 +173,8 @@ def main() -> None:
         remove_unacked_files()
     if not (SENTRY or OPENTELEMETRY):
         remove_observability_files()
+    if BROKER != "rabbitmq":
+        remove_publishing_bounds()
     if CI != "github":
         remove_github_ci()
     if ANNOUNCE:

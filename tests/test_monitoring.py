@@ -275,15 +275,24 @@ def test_exporter_and_flower_see_the_tasks_of_a_real_worker(bake, broker, tmp_pa
     exporter_port, flower_port = free_port(), free_port()
     processes = []
 
-    def start(command: list[str], cwd, log_name: str) -> subprocess.Popen:
+    def start(command: list[str], cwd, log_name: str, **more_env: str) -> subprocess.Popen:
         log = open(tmp_path / log_name, "w")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=cwd, env={**env, **more_env}, stdout=log, stderr=subprocess.STDOUT
+        )
         processes.append((process, log))
         return process
 
     def log_of(name: str) -> str:
         return (tmp_path / name).read_text()
 
+    # The queue prefix isolates broadcasts too: the project's control and event
+    # exchanges carry it. The exporter builds a Celery app of its own, which
+    # reads the configuration module CELERY_CONFIG_MODULE names; in production
+    # there is no prefix and it needs none.
+    (tmp_path / "prefixed_exchanges.py").write_text(
+        f"control_exchange = {prefix + 'celery'!r}\nevent_exchange = {prefix + 'celeryev'!r}\n"
+    )
     try:
         start(
             [
@@ -296,6 +305,7 @@ def test_exporter_and_flower_see_the_tasks_of_a_real_worker(bake, broker, tmp_pa
             ],
             tmp_path,
             "exporter.log",
+            CELERY_CONFIG_MODULE="prefixed_exchanges",
         )
         wait_for(
             lambda: scrape(exporter_port),

@@ -1,8 +1,9 @@
 """Test set-up: a private queue prefix, and a real worker consuming every queue.
 
 Tests talk to the broker{% if cookiecutter.__needs_redis == 'yes' %}, Redis{% endif %}{% if cookiecutter.framework == 'django' %} and PostgreSQL{% endif %} named by the
-environment (defaults: localhost). Queue names get a prefix unique to this
-run, so parallel runs on one broker never consume each other's tasks.
+environment (defaults: localhost). Queue and exchange names get a prefix
+unique to this run, so parallel runs on one broker never consume each other's
+tasks or broadcasts.
 """
 
 from __future__ import annotations

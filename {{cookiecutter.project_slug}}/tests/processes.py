@@ -438,6 +438,17 @@ class PrivateRabbitMQ:
         self.stop()
         self.start()
 
+    def memory_alarm(self, on: bool) -> None:
+        """Set off RabbitMQ's memory alarm, which blocks every publisher, or clear it."""
+        watermark = ["absolute", "1"] if on else ["0.4"]
+        self._tool("rabbitmqctl", "-q", "set_vm_memory_high_watermark", *watermark)
+
+        def alarm() -> bool:
+            alarms = self._tool("rabbitmq-diagnostics", "-q", "alarms", check=False).stdout
+            return "memory alarm" in alarms.lower()
+
+        wait_for(lambda: alarm() == on, 60, f"the memory alarm {'on' if on else 'off'}")
+
 
 PrivateBroker = PrivateRabbitMQ
 {% endif %}

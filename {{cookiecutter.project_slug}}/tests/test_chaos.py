@@ -45,9 +45,7 @@ from celery.security.serialization import SecureSerializer
 from kombu import Queue
 {% endif %}
 from kombu.exceptions import OperationalError
-{% if rabbitmq or cookiecutter.message_signing %}
 from kombu.serialization import dumps
-{% endif %}
 
 from {{ cookiecutter.project_slug }} import topology
 from {{ cookiecutter.project_slug }}.celery_app import app
@@ -56,7 +54,11 @@ from {{ cookiecutter.project_slug }}.notifications.tasks import send_notificatio
 from {{ cookiecutter.project_slug }}.orders.tasks import confirm_order
 {% endif %}
 from {{ cookiecutter.project_slug }}.reports.tasks import count_rows, generate_report
+{% if rabbitmq %}
+from {{ cookiecutter.project_slug }}.tasking import operations, publishing, retry
+{% else %}
 from {{ cookiecutter.project_slug }}.tasking import operations, retry
+{% endif %}
 from {{ cookiecutter.project_slug }}.tasking.base import MAX_PAYLOAD_BYTES, PayloadTooLarge
 {% if cookiecutter.message_signing %}
 from {{ cookiecutter.project_slug }}.tasking.signing import create_keys
@@ -794,7 +796,92 @@ def test_unknown_task_name_becomes_a_dead_letter(chaos_worker, figures):
     figures("unknown task name", {"published": 1, "dead letters": 1, "lost": 0})
     assert "NotRegistered" in letter.exception and "chaos.not_deployed_yet" in letter.exception
     assert (letter.task_name, letter.args) == ("chaos.not_deployed_yet", [key])
+
+
+def publish_foreign(body, headers: dict, correlation_id: str) -> None:
+    """One message as another application would send it to the default queue.
+
+    ``body`` is encoded with this project's serializer{% if cookiecutter.message_signing %} (signed with the test
+    key: a valid signature does not make a valid task){% endif %}, so the
+    worker decodes it and meets its shape.
+    """
+    content_type, encoding, data = dumps(body, serializer=app.conf.task_serializer)
+    with app.connection_for_write() as connection:
+        connection.Producer().publish(
+            data,
+            content_type=content_type,
+            content_encoding=encoding,
+            headers=headers,
+            correlation_id=correlation_id,
+            exchange="",
+            routing_key=default_queue(),
+            delivery_mode=2,
+        )
+
+
+def test_a_foreign_message_becomes_a_dead_letter_and_stops_no_queue(chaos_worker, journal, figures):
+    """Task headers with a body of another shape, or no task header at all: decided alone."""
+
+    def task_headers(task_id: str) -> dict:
+        headers, *_ = app.amqp.as_task_v2(
+            task_id, chaos_tasks.apply_effect.name, args=("foreign", 0), kwargs={}
+        )
+        return headers
+
+    before = chaos_worker.output()
+    # What each is, the id its dead letter gets, its body, its headers.
+    foreign = [
+        ("task headers, a string body", str(uuid.uuid4()), "not a task's shape", None),
+        ("task headers, a short list", str(uuid.uuid4()), [1, 2], None),
+        ("no task header", str(uuid.uuid4()), {"order": 7, "status": "paid"}, {}),
+        (
+            "task headers of other types",
+            "12",  # its id header, not its correlation id
+            {"order": 8},
+            {"task": chaos_tasks.apply_effect.name, "id": 12, "retries": "many"},
+        ),
+    ]
+    for _, letter_id, body, headers in foreign:
+        publish_foreign(body, task_headers(letter_id) if headers is None else headers, letter_id)
+    # Behind them on the same queue: ordinary tasks, each applied once.
+    batch = keys(20)
+    ordinary = set(publish(batch))
+    journal.wait_completed(batch, timeout=60)
+    names = {letter_id: what for what, letter_id, _, _ in foreign}
+    wait_for(lambda: len(dead_letters_of(names)) == len(names), 60, "each dead-lettered")
+
+    letters = dead_letters_of(names)
+    for letter_id, what in names.items():
+        print(f"  {what}: {letters[letter_id].exception[:120]}")
+        reason = "not a task message" if what == "no task header" else "malformed task message"
+        assert reason in letters[letter_id].exception, what
+    assert chaos_worker.process.poll() is None, "the worker stopped"
+    log = chaos_worker.output()[len(before) :]
+    assert "Unrecoverable error" not in log
+    counts = figures.effects(
+        "foreign messages", len(batch) + len(foreign), batch, journal, dead_letters=len(letters)
+    )
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    # Not one ordinary message paid for them with a delivery.
+    assert dead_letters_of(ordinary) == {}
+    assert "delivered again" not in log
 {% if rabbitmq %}
+
+
+def test_sending_fails_within_its_bound_while_rabbitmq_blocks_publishers(private_broker, figures):
+    """A memory alarm: delay() ends in seconds with an error that names it, not with the alarm."""
+    private_broker.memory_alarm(on=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(publishing.PublishFailed, match="RabbitMQ blocks publishers"):
+            publish(keys(1), url=private_broker.url)
+        waited = time.monotonic() - started
+    finally:
+        private_broker.memory_alarm(on=False)
+    figures("publisher blocked", {"longest caller block (s)": round(waited)})
+    assert waited <= publishing.PUBLISH_BOUND
+    # The alarm over, the same process sends again.
+    assert publish(keys(1), url=private_broker.url)
 
 
 def dead_lettered_by_rabbitmq(key: str) -> str:

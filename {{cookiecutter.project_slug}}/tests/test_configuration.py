@@ -191,15 +191,26 @@ def test_a_test_runs_queues_are_deleted_and_production_queues_never():
     import uuid
 
     from amqp.exceptions import NotFound
+    from kombu import Exchange
+    from kombu.pidbox import Mailbox
 
     prefix = f"deleted-{uuid.uuid4().hex[:10]}-"
+    # What a run's remote control and events declare (celeryconfig.py).
+    control = Mailbox(prefix + topology.CONTROL_EXCHANGE)
+    events = Exchange(prefix + topology.EVENT_EXCHANGE, type="topic")
+    broadcasts = [control.exchange, control.reply_exchange, events]
     with app.connection_for_write() as connection:
         for queue in topology.declare_queues(prefix):
             queue.bind(connection.default_channel).declare()
+        for exchange in broadcasts:
+            exchange.bind(connection.default_channel).declare()
         topology.delete_queues(connection, prefix)
         for queue in topology.declare_queues(prefix):
             with pytest.raises(NotFound):
                 queue.bind(connection.channel()).queue_declare(passive=True)
+        for exchange in broadcasts:
+            with pytest.raises(NotFound):
+                exchange.bind(connection.channel()).declare(passive=True)
         with pytest.raises(ValueError, match="unprefixed"):
             topology.delete_queues(connection, "")
 {% endif %}

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 {% if cookiecutter.__flower == 'yes' %}
 import secrets
@@ -34,6 +35,9 @@ import pytest
 from kombu.serialization import dumps
 {% endif %}
 
+{% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }} import topology
+{% endif %}
 from {{ cookiecutter.project_slug }}.celery_app import app
 from {{ cookiecutter.project_slug }}.notifications import tasks as notifications
 
@@ -71,6 +75,64 @@ def test_worker_refuses_a_pickled_message(finished, deliveries):
     finished.wait([accepted.id])
     assert deliveries == ["ann@example.com"]
     assert pickled.id not in finished.states
+
+
+# What another test run, or a developer's stack, on the same broker sends with
+# a prefix of its own: a broadcast no worker can decode, then a ping.
+BROADCASTS_OF_ANOTHER_PREFIX = """
+import json, sys
+from {{ cookiecutter.project_slug }}.celery_app import app
+
+node = sys.argv[1]
+with app.connection_for_write() as connection:
+    mailbox = app.control.mailbox(connection)
+    connection.Producer(serializer="pickle").publish(
+        {"method": "ping", "arguments": {}, "destination": [node]},
+        exchange=mailbox.exchange,
+        routing_key="",
+        declare=[mailbox.exchange],
+    )
+print(json.dumps(app.control.ping(destination=[node], timeout=2)))
+"""
+
+
+@pytest.mark.integration
+{% if django %}
+@pytest.mark.django_db(transaction=True)
+{% endif %}
+def test_broadcasts_of_another_queue_prefix_never_reach_this_runs_worker(
+    worker, worker_environment
+):
+    """Another prefix's ping gets no answer; its broadcast is no dead letter here either.
+
+    Broadcasts get the queue prefix (celeryconfig.py). Without it, the worker
+    would answer, and record what it cannot decode as a dead letter, broadcasts
+    too: another run's would be one in this run's store.
+    """
+    from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+    before = {letter.id for letter in store().dead_letters()}
+    other_prefix = f"other-{uuid.uuid4().hex[:10]}-"
+    env = {**os.environ, **worker_environment, "CELERY_QUEUE_PREFIX": other_prefix}
+    sent = subprocess.run(
+        [sys.executable, "-c", BROADCASTS_OF_ANOTHER_PREFIX, worker.hostname],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+{% if cookiecutter.broker == 'rabbitmq' %}
+    with app.connection_for_write() as connection:
+        topology.delete_queues(connection, other_prefix)  # its broadcast exchanges
+{% endif %}
+    assert sent.returncode == 0, sent.stderr
+    # This run's ping is answered, after anything the worker received before it.
+    answers = app.control.ping(destination=[worker.hostname], timeout=10)
+    assert answers == [{worker.hostname: {"ok": "pong"}}]
+    assert [letter for letter in store().dead_letters() if letter.id not in before] == []
+    assert json.loads(sent.stdout.splitlines()[-1]) == [], "answered another prefix's ping"
 {% if signing %}
 
 

@@ -33,6 +33,7 @@ from celery.platforms import EX_FAILURE
 from celery.signals import {{ signals | sort | join(', ') }}
 {% if cookiecutter.broker == 'rabbitmq' %}
 from celery.worker.consumer.delayed_delivery import DelayedDelivery
+from kombu.exceptions import OperationalError
 {% endif %}
 
 {% set modules = ['worker_steps'] %}
@@ -41,6 +42,7 @@ from celery.worker.consumer.delayed_delivery import DelayedDelivery
 from {{ cookiecutter.project_slug }} import {{ modules | sort | join(', ') }}
 from {{ cookiecutter.project_slug }}.environment import start
 {% if cookiecutter.broker == 'rabbitmq' %}
+from {{ cookiecutter.project_slug }}.tasking import publishing
 from {{ cookiecutter.project_slug }}.tasking.outcomes import DurableConsumer
 {% endif %}
 {% if cookiecutter.message_signing %}
@@ -55,8 +57,29 @@ start()
 # Flower runs this file at start: it checks the credentials (environment.py).
 os.environ["FLOWER_CONF"] = str(Path(__file__).with_name("flowerconfig.py"))
 {% endif %}
+{% if cookiecutter.broker == 'rabbitmq' %}
+
+
+class App(Celery):
+    """Celery, with a bound on how long sending a task may take (tasking/publishing.py).
+
+    ``delay``, ``apply_async``, retries, canvas and ``send_task`` all send
+    through ``send_task``.
+    """
+
+    def send_task(self, *args, **options):
+        try:
+            return super().send_task(*args, **publishing.bounded(options))
+        except OperationalError as error:
+            raise publishing.explained(error) from error
+
+
+app = App(
+{% else %}
+
 
 app = Celery(
+{% endif %}
     "{{ cookiecutter.project_slug }}",
     task_cls="{{ cookiecutter.project_slug }}.tasking.base:BaseTask",
 )

@@ -23,8 +23,12 @@ from {{ cookiecutter.project_slug }} import overrides, schedule, topology
 from {{ cookiecutter.project_slug }} import overrides, topology
 {% endif %}
 from {{ cookiecutter.project_slug }}.environment import environment
-{% if redis_transport %}
+{% if redis_transport and rabbitmq %}
+from {{ cookiecutter.project_slug }}.tasking import publishing, retry
+{% elif redis_transport %}
 from {{ cookiecutter.project_slug }}.tasking import retry
+{% else %}
+from {{ cookiecutter.project_slug }}.tasking import publishing
 {% endif %}
 
 _env = environment()
@@ -84,8 +88,14 @@ broker_url = _broker.url
 # Keep retrying when the broker is not up yet at start (compose, rolling restarts).
 broker_connection_retry_on_startup = True
 {% if rabbitmq %}
-# Publisher confirms: apply_async returns only once RabbitMQ has the message.
-broker_transport_options = {"confirm_publish": True}
+broker_transport_options = {
+    # Publisher confirms: apply_async returns only once RabbitMQ has the message.
+    "confirm_publish": True,
+    # RabbitMQ's word that it blocks publishers (a resource alarm): a send
+    # stops at once instead of retrying into the alarm (tasking/publishing.py).
+    "on_blocked": publishing.on_blocked,
+    "on_unblocked": publishing.on_unblocked,
+}
 {% else %}
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
@@ -134,6 +144,10 @@ result_accept_content = ["{{ cookiecutter.serializer }}"]
 
 # Reliability
 # ------------------------------------------------------------------------------
+{% if rabbitmq %}
+# Sending a task holds its caller for at most publishing.PUBLISH_BOUND seconds.
+task_publish_retry_policy = publishing.PUBLISH_RETRY_POLICY
+{% endif %}
 # Acknowledge after the task ran: a crash means redelivery, not loss. Tasks
 # must therefore be idempotent.
 task_acks_late = True
@@ -182,10 +196,6 @@ task_default_exchange_type = "direct"
 task_default_routing_key = _prefix + topology.DEFAULT_QUEUE
 {% if rabbitmq %}
 task_default_delivery_mode = "persistent"
-# Control and event queues are exclusive: RabbitMQ 4.3 refuses transient
-# non-exclusive queues.
-control_queue_exclusive = True
-event_queue_exclusive = True
 {% endif %}
 
 
@@ -200,6 +210,24 @@ task_routes = (_route,)
 # task_queue_max_priority would also apply it to the dead-letter queue.
 {% endif %}
 task_default_priority = topology.PRIORITY_BY_QUEUE[topology.DEFAULT_QUEUE]
+{% endif %}
+
+# Broadcasts: remote control and events
+# ------------------------------------------------------------------------------
+# A process with prefix P sends and receives broadcasts only to/from processes
+# with prefix P, as it does tasks: remote control (celery inspect and control,
+# monitoring, a starting worker's hello) on "<P>celery.pidbox", its replies on
+# "reply.<P>celery.pidbox", events on "<P>celeryev". Otherwise a test run's
+# workers would answer another run's broadcasts, and record those they cannot
+# decode as dead letters. Unprefixed, these are Celery's defaults.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#control-exchange
+control_exchange = _prefix + topology.CONTROL_EXCHANGE
+event_exchange = _prefix + topology.EVENT_EXCHANGE
+{% if rabbitmq %}
+# Control and event queues are exclusive: RabbitMQ 4.3 refuses transient
+# non-exclusive queues.
+control_queue_exclusive = True
+event_queue_exclusive = True
 {% endif %}
 
 # Results

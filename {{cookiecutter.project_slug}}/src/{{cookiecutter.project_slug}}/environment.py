@@ -112,7 +112,8 @@ class Environment(BaseSettings):
     # Seconds a worker with ready messages and free pool slots may fetch
     # nothing before it counts as stuck and stops itself (health.py).
     worker_stall_timeout: float = 60.0
-    # Prefix for queue names, so that several test runs can share one broker.
+    # Prefix for queue and exchange names, remote control and events included
+    # (celeryconfig.py), so that several test runs can share one broker.
     celery_queue_prefix: str = ""
     # The worker group of this process: set by the launcher (worker.py).
     celery_worker_group: str = ""

@@ -27,6 +27,9 @@ from dataclasses import fields as dataclass_fields
 from amqp.exceptions import PreconditionFailed
 {% endif %}
 from kombu import Exchange, Queue
+{% if rabbitmq %}
+from kombu.pidbox import Mailbox
+{% endif %}
 
 from {{ cookiecutter.project_slug }} import overrides
 
@@ -113,6 +116,11 @@ def prefix() -> str:
     from {{ cookiecutter.project_slug }}.environment import environment
 
     return environment().celery_queue_prefix
+
+
+# Celery's names for its broadcast exchanges, which get the prefix too (celeryconfig.py).
+CONTROL_EXCHANGE = "celery"
+EVENT_EXCHANGE = "celeryev"
 
 
 # overrides.py is yours and baseline updates never touch it, so it may predate
@@ -366,10 +374,11 @@ def explained_conflicts() -> Iterator[None]:
 
 
 def delete_queues(connection, prefix: str) -> None:
-    """Delete what ``declare_queues(prefix)`` declares: for test runs only.
+    """Delete what ``declare_queues(prefix)`` declares, and the prefix's broadcast exchanges.
 
-    Test runs declare durable queues under a prefix of their own; without this
-    they would pile up on the broker, run after run.
+    For test runs only. They declare durable queues and exchanges under a
+    prefix of their own; without this those would pile up on the broker, run
+    after run.
     """
     if not prefix:
         raise ValueError("refusing to delete unprefixed queues: those are production's")
@@ -377,6 +386,10 @@ def delete_queues(connection, prefix: str) -> None:
     for queue in declare_queues(prefix):
         queue.bind(channel).delete()
         queue.exchange.bind(channel).delete()
+    # Remote control, its replies, events (celeryconfig.py).
+    control = Mailbox(prefix + CONTROL_EXCHANGE)
+    for exchange in (control.exchange, control.reply_exchange, Exchange(prefix + EVENT_EXCHANGE)):
+        exchange.bind(channel).delete()
 {% else %}
 def declare_queues(prefix: str = "") -> list[Queue]:
     """kombu declarations of the work queues.

@@ -37,6 +37,43 @@ class DeadLetter:
     id: str = ""
 
 
+def from_message(message, exception: str, queue: str | None = None) -> DeadLetter:
+    """A dead letter for a broker message as it came, whoever sent it, whatever its shape.
+
+    Another application's message may have no task headers, headers of other
+    types or a body that is no task's: nothing here raises on it. Arguments
+    that cannot be decoded or trusted are not kept. Without a task id, the
+    message's correlation id names the letter.
+    """
+    headers = message.headers if isinstance(message.headers, dict) else {}
+    properties = message.properties if isinstance(message.properties, dict) else {}
+    try:
+        args, kwargs, _ = message.decode()
+        args, kwargs = list(args or ()), dict(kwargs or {})
+    except Exception:
+        args, kwargs = [], {}
+    if queue is None:
+        queue = (message.delivery_info or {}).get("routing_key") or ""
+    return DeadLetter(
+        task_name=str(headers.get("task") or ""),
+        task_id=str(headers.get("id") or properties.get("correlation_id") or ""),
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        exception=exception,
+        traceback="",
+        retries=_count(headers.get("retries")),
+    )
+
+
+def _count(value) -> int:
+    """A header's count, or 0 when another application put something else there."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def requeue(letter: DeadLetter, app) -> str:
     """Publish the task again with its original arguments; returns the new task id.
 
@@ -75,27 +112,12 @@ def collect_dead_letter_queue(app, store) -> int:
         queue = app.amqp.queues[name].bind(connection.default_channel)
         queue.declare()  # before any worker has: then it is empty
         while (message := queue.get(no_ack=False, accept=app.conf.accept_content)) is not None:
-            headers = message.headers or {}
-            task_id = str(headers.get("id") or "")
-            if not task_id or task_id not in recorded:
-                try:
-                    args, kwargs, _ = message.decode()
-                except Exception:
-                    args, kwargs = [], {}  # not decodable or not trusted: not kept
-                source, exception = _death(headers)
-                store.record_dead_letter(
-                    DeadLetter(
-                        task_name=str(headers.get("task") or ""),
-                        task_id=task_id,
-                        args=list(args or ()),
-                        kwargs=dict(kwargs or {}),
-                        queue=source,
-                        exception=exception,
-                        traceback="",
-                        retries=int(headers.get("retries") or 0),
-                    )
-                )
-                recorded.add(task_id)
+            headers = message.headers if isinstance(message.headers, dict) else {}
+            source, exception = _death(headers)
+            letter = from_message(message, exception, queue=source)
+            if not letter.task_id or letter.task_id not in recorded:
+                store.record_dead_letter(letter)
+                recorded.add(letter.task_id)
                 new += 1
             message.ack()
     return new

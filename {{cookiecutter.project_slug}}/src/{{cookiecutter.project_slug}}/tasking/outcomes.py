@@ -20,13 +20,15 @@ from __future__ import annotations
 import logging
 
 from billiard.exceptions import Terminated, TimeLimitExceeded, WorkerLostError
-from celery.exceptions import Ignore, NotRegistered, Reject, Retry
+from celery.exceptions import Ignore, InvalidTaskError, NotRegistered, Reject, Retry
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from celery.worker.state import task_ready
 from kombu.asynchronous import get_event_loop
+from kombu.exceptions import OperationalError
+from vine import promise
 
-from {{ cookiecutter.project_slug }}.tasking import retry
+from {{ cookiecutter.project_slug }}.tasking import deadletters, retry
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
 from {{ cookiecutter.project_slug }}.tasking.stores import store
 
@@ -134,22 +136,7 @@ def _outcome_unrecorded(exc: BaseException, internal: bool, ok: bool) -> bool:
 
 def refused_letter(message, exc: BaseException) -> DeadLetter:
     """A dead letter for a message the worker refused before any task could run."""
-    headers = message.headers or {}
-    try:
-        args, kwargs, _ = message.decode()
-    except Exception:
-        # Not decodable, or not trusted: its arguments are not kept.
-        args, kwargs = [], {}
-    return DeadLetter(
-        task_name=str(headers.get("task") or ""),
-        task_id=str(headers.get("id") or ""),
-        args=list(args or ()),
-        kwargs=dict(kwargs or {}),
-        queue=(message.delivery_info or {}).get("routing_key") or "",
-        exception=f"{type(exc).__name__}: {exc}",
-        traceback="",
-        retries=int(headers.get("retries") or 0),
-    )
+    return deadletters.from_message(message, f"{type(exc).__name__}: {exc}")
 
 
 class DurableConsumer(Consumer):
@@ -249,6 +236,53 @@ class DurableConsumer(Consumer):
             "refused task %s[%s]: dead letter %s", letter.task_name, letter.task_id, recorded.id
         )
         return True
+
+    def create_task_handler(self, promise=promise):
+        """Celery's handler of each task message, with a guard no exception of a message escapes.
+
+        Invariant: no message, however malformed or foreign, stops the
+        consumer or costs another message a delivery; it is decided on its
+        own, as a dead letter that says why. Celery catches the errors it
+        expects (undecodable, disallowed, unknown task); anything else a
+        message raises on its way to the pool (a body of the wrong shape
+        from another application: ``ValueError: too many values to
+        unpack``) would end the worker as an "Unrecoverable error", and
+        every restart would meet the same message again, while the broker
+        counted the crash against every message the worker held. Broker
+        errors are not the message's doing: they still reach Celery, which
+        reconnects (they include OSError: a broken pipe to a pool process is
+        not blamed on the message either).
+        """
+        handle = super().create_task_handler(promise)
+        # Not the message's doing: a lost broker (Kombu's library error
+        # included: a send of the worker's own that gave up) or no memory.
+        not_the_message = (
+            *self.connection_errors,
+            *self.channel_errors,
+            OperationalError,
+            MemoryError,
+        )
+
+        def on_task_received(message):
+            try:
+                return handle(message)
+            except not_the_message:
+                raise
+            except Exception as exc:
+                malformed = InvalidTaskError(
+                    f"malformed task message, refused before any task ran: {exc!r}"
+                )
+                return self.on_invalid_task(None, message, malformed)
+
+        return on_task_received
+
+    def on_unknown_message(self, body, message):
+        """A message without Celery's task header: another application's, on our queue."""
+        foreign = InvalidTaskError(
+            "not a task message: no 'task' header (another application's message on this queue?)"
+        )
+        if self._recorded(message, foreign):
+            super().on_unknown_message(body, message)
 
     def on_unknown_task(self, body, message, exc):
         name = (message.headers or {}).get("task")
