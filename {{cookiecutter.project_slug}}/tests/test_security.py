@@ -133,6 +133,68 @@ def test_broadcasts_of_another_queue_prefix_never_reach_this_runs_worker(
     assert answers == [{worker.hostname: {"ok": "pong"}}]
     assert [letter for letter in store().dead_letters() if letter.id not in before] == []
     assert json.loads(sent.stdout.splitlines()[-1]) == [], "answered another prefix's ping"
+
+
+# How a monitoring tool asks: a Celery app of its own on the same broker, which
+# speaks plain JSON{{ ' and signs nothing' if signing }}.
+PLAIN_MONITOR = """
+import json, sys
+from celery import Celery
+node, broker_url, control_exchange = sys.argv[1:]
+monitor = Celery(broker=broker_url)
+monitor.conf.control_exchange = control_exchange
+with monitor.connection_for_write() as connection:  # and a broadcast nobody may decode
+    mailbox = monitor.control.mailbox(connection)
+    connection.Producer(serializer="pickle").publish(
+        {"method": "ping", "arguments": {}, "destination": [node]},
+        exchange=mailbox.exchange,
+        routing_key="",
+        declare=[mailbox.exchange],
+    )
+inspect = monitor.control.inspect(destination=[node], timeout=5)
+seen = {
+    "stats": sorted(inspect.stats() or {}),
+    "active_queues": sorted(inspect.active_queues() or {}),
+}
+{% if signing %}
+monitor.control.broadcast("shutdown", destination=[node])  # not a reading: refused
+{% endif %}
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.integration
+{% if django %}
+@pytest.mark.django_db(transaction=True)
+{% endif %}
+def test_a_monitor_speaking_plain_json_sees_the_worker{{ '_and_may_only_read' if signing }}(worker):
+    """The exporter's stats and active_queues are answered; no broadcast is a dead letter."""
+    from {{ cookiecutter.project_slug }}.tasking.stores import store
+
+    before = {letter.id for letter in store().dead_letters()}
+    asked = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PLAIN_MONITOR,
+            worker.hostname,
+            app.conf.broker_url,
+            app.conf.control_exchange,
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert asked.returncode == 0, asked.stderr
+    seen = json.loads(asked.stdout.splitlines()[-1])
+    assert seen == {"stats": [worker.hostname], "active_queues": [worker.hostname]}
+    # Still running, and still answering this project's own requests.
+    assert app.control.ping(destination=[worker.hostname], timeout=10) == [
+        {worker.hostname: {"ok": "pong"}}
+    ]
+    assert [letter for letter in store().dead_letters() if letter.id not in before] == []
 {% if signing %}
 
 

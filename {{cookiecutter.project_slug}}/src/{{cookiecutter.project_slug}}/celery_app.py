@@ -64,8 +64,10 @@ class App(Celery):
     """Celery, with a bound on how long sending a task may take (tasking/publishing.py).
 
     ``delay``, ``apply_async``, retries, canvas and ``send_task`` all send
-    through ``send_task``.
+    through ``send_task``. Its connections hear RabbitMQ's connection.blocked.
     """
+
+    amqp_cls = "{{ cookiecutter.project_slug }}.tasking.publishing:BlockedHeardAMQP"
 
     def send_task(self, *args, **options):
         try:

@@ -88,14 +88,8 @@ broker_url = _broker.url
 # Keep retrying when the broker is not up yet at start (compose, rolling restarts).
 broker_connection_retry_on_startup = True
 {% if rabbitmq %}
-broker_transport_options = {
-    # Publisher confirms: apply_async returns only once RabbitMQ has the message.
-    "confirm_publish": True,
-    # RabbitMQ's word that it blocks publishers (a resource alarm): a send
-    # stops at once instead of retrying into the alarm (tasking/publishing.py).
-    "on_blocked": publishing.on_blocked,
-    "on_unblocked": publishing.on_unblocked,
-}
+# Publisher confirms: apply_async returns only once RabbitMQ has the message.
+broker_transport_options = {"confirm_publish": True}
 {% else %}
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT,

@@ -23,6 +23,7 @@ import time
 from celery import bootsteps, signals
 from celery.worker import state as worker_state
 from celery.worker.consumer.control import Control
+from kombu.serialization import registry
 {% if priority_lists %}
 from kombu.transport.redis import Channel
 {% endif %}
@@ -178,6 +179,25 @@ class Progress(bootsteps.StartStopStep):
         return bool(started) and all(t and now - t > limit for t in started)
 
 
+# What a monitor may ask without this project's serializer{{ ' or signature' if cookiecutter.message_signing }}:
+# a monitoring tool may build a Celery app of its own and ask for stats and
+# active_queues in plain JSON; these commands only read.
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "ping",
+        "stats",
+        "active_queues",
+        "active",
+        "reserved",
+        "scheduled",
+        "registered",
+        "revoked",
+        "query_task",
+        "clock",
+    }
+)
+
+
 class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
     """Drop control broadcasts that are not commands, instead of resetting the consumer.
 
@@ -191,6 +211,12 @@ class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
     Restarting it does nothing for a bad message.
 {% endif %}
     A bad broadcast is logged and dropped instead.
+
+    Monitoring works whatever the serializer{{ ' and signing' if cookiecutter.message_signing }}: the remote control also
+    accepts plain JSON, answers a JSON request in JSON,{% if cookiecutter.message_signing %} and carries out
+    unsigned JSON requests only for the READ_ONLY_COMMANDS (a signed one, any
+    command){% else %} and carries out any
+    command, as it would in this project's own serializer{% endif %}.
     """
 
     requires = (Control,)
@@ -198,7 +224,12 @@ class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
     def __init__(self, consumer, **kwargs) -> None:
         super().__init__(consumer, **kwargs)
         node = consumer.blueprint.steps[Control.name].box.node
+        mailbox = node.mailbox
+        if "json" not in mailbox.accept:
+            mailbox.accept = [*mailbox.accept, "json"]
         handle = node.handle_message
+        # The serializer of the request being handled, for its reply.
+        replying = {"serializer": mailbox.serializer}
 
         def handle_commands_only(body, message=None):
             if not isinstance(body, dict):
@@ -207,6 +238,17 @@ class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
                     type(body).__name__,
                 )
                 return None
+            kind = registry.type_to_name.get(getattr(message, "content_type", None))
+{% if cookiecutter.message_signing %}
+            if kind != "auth" and body.get("method") not in READ_ONLY_COMMANDS:
+                logger.warning(
+                    "refused the unsigned control command %r: only %s may come unsigned",
+                    body.get("method"),
+                    ", ".join(sorted(READ_ONLY_COMMANDS)),
+                )
+                return None
+{% endif %}
+            replying["serializer"] = "json" if kind == "json" else mailbox.serializer
             try:
                 return handle(body, message)
             except KeyError:
@@ -215,4 +257,15 @@ class CommandsOnlyBroadcasts(bootsteps.StartStopStep):
                 logger.exception("dropped a control broadcast that could not be handled")
                 return None
 
+        def reply_in_kind(data, exchange, routing_key, ticket, **_):
+            mailbox._publish_reply(
+                data,
+                exchange,
+                routing_key,
+                ticket,
+                channel=node.channel,
+                serializer=replying["serializer"],
+            )
+
         node.handle_message = handle_commands_only
+        node.reply = reply_in_kind

@@ -295,5 +295,13 @@ class DurableConsumer(Consumer):
             super().on_invalid_task(body, message, exc)
 
     def on_decode_error(self, message, exc):
+        if self._is_broadcast(message):
+            # Remote control, not a task: nothing to run again, so no dead letter.
+            logger.warning("dropped a control broadcast this worker cannot decode: %s", exc)
+            return
         if self._recorded(message, exc):
             super().on_decode_error(message, exc)
+
+    def _is_broadcast(self, message) -> bool:
+        exchange = (message.delivery_info or {}).get("exchange")
+        return bool(exchange) and exchange == self.app.control.mailbox.exchange.name

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import time
 
+from celery.app.amqp import AMQP
+from kombu import Connection
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,22 @@ def explained(error: OperationalError) -> PublishFailed:
 # once one heard ``connection.unblocked``. A connection hears it while it
 # publishes, so a notice older than an attempt is not this attempt's.
 _blocked_at: float | None = None
+
+
+class BlockedHeardConnection(Connection):
+    """Kombu's connection, whose AMQP connection reports connection.blocked here."""
+
+    def _establish_connection(self):
+        connection = super()._establish_connection()
+        connection.on_blocked = on_blocked
+        connection.on_unblocked = on_unblocked
+        return connection
+
+
+class BlockedHeardAMQP(AMQP):
+    """Celery's AMQP helpers, making every connection of the app a BlockedHeardConnection."""
+
+    Connection = BlockedHeardConnection
 
 
 def on_blocked(reason: str) -> None:
