@@ -709,6 +709,31 @@ def test_store_down_then_back_applies_every_task_once(
     assert counts["side effects applied"] + counts["dead letters"] == len(batch)
     assert all(started[key] >= 2 for key in batch), "a failed run was acknowledged"
     assert "Retry in" in log, "the store's errors were not retried"
+{% if not django %}
+
+
+def test_a_full_store_records_an_applied_effect_and_defers_new_claims(private_store):
+    """Redis at maxmemory refuses writes: the effect that ran is recorded all the same.
+
+    Its failure would be retried, and the retry would apply the effect again.
+    A new claim is refused with an error the task base class retries.
+    """
+    client = redis.Redis.from_url(private_store.url)
+    full = RedisStore(client, prefix=f"full-{uuid.uuid4().hex[:8]}")
+    (applied, other) = keys(2)
+    try:
+        with full.claim(applied) as first:
+            assert first
+            # Meanwhile Redis fills up: no write that needs memory is taken.
+            client.config_set("maxmemory", max(client.info("memory")["used_memory"] - 65536, 1))
+        with pytest.raises(redis.exceptions.OutOfMemoryError) as refused, full.claim(other):
+            pass
+        assert isinstance(refused.value, retry.TRANSIENT_ERRORS)
+    finally:
+        client.config_set("maxmemory", 0)
+    with full.claim(applied) as first:
+        assert first is False, "a second run would apply it again"
+{% endif %}
 
 
 def test_task_that_kills_its_process_becomes_a_dead_letter(

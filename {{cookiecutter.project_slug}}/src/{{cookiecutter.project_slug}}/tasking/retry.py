@@ -18,6 +18,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError
 {% if cookiecutter.__needs_redis == 'yes' %}
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 {% endif %}
 
@@ -81,6 +82,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 {% if cookiecutter.__needs_redis == 'yes' %}
     RedisConnectionError,
     RedisTimeoutError,
+    # A full Redis (maxmemory reached): it refuses writes until memory is freed.
+    RedisOutOfMemoryError,
 {% endif %}
 {% if cookiecutter.framework == 'django' %}
     DatabaseOperationalError,

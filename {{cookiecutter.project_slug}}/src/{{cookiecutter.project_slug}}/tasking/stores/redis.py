@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, replace
@@ -14,7 +15,7 @@ import redis
 
 from {{ cookiecutter.project_slug }}.environment import environment
 from {{ cookiecutter.project_slug }}.tasking.deadletters import DeadLetter
-from {{ cookiecutter.project_slug }}.tasking.retry import TransientError
+from {{ cookiecutter.project_slug }}.tasking.retry import PermanentError, TransientError
 from {{ cookiecutter.project_slug }}.tasking.stores import RUN_COUNT_TTL_S
 
 # A claim is a lease: its holder renews it while the side effect runs, so it
@@ -23,9 +24,19 @@ from {{ cookiecutter.project_slug }}.tasking.stores import RUN_COUNT_TTL_S
 CLAIM_LEASE_MS = 30_000
 # The done marker outlives every redelivery window (retries, visibility timeout).
 DONE_TTL_S = 7 * 24 * 60 * 60
+# How long a run whose side effect is applied keeps trying to record it as done
+# while Redis refuses writes (full: OutOfMemoryError) or cannot be reached.
+RECORD_DONE_FOR_S = 30.0
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
+"""
+# The claim becomes the done marker. RENAME and PEXPIRE allocate nothing, so
+# Redis runs them even when it is full and refuses SET (OutOfMemoryError).
+_CLAIM_TO_DONE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('rename', KEYS[1], KEYS[2])
+return redis.call('pexpire', KEYS[2], ARGV[2])
 """
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -35,6 +46,10 @@ return 0
 
 class ClaimBusy(TransientError):
     """Another worker holds the claim right now: retry once its lease may have run out."""
+
+
+class EffectNotRecorded(PermanentError):
+    """The side effect ran, but Redis never took the record of it: a new run would repeat it."""
 
 
 class _Lease:
@@ -94,11 +109,38 @@ class RedisStore:
             lease.stop()
             self.redis.eval(_RELEASE, 1, claim, token)
             raise
-        lease.stop()
-        pipe = self.redis.pipeline()
-        pipe.set(done, "1", ex=DONE_TTL_S)
-        pipe.delete(claim)
-        pipe.execute()
+        try:
+            self._record_done(key, done, claim, token)
+        finally:
+            lease.stop()
+
+    def _record_done(self, key: str, done: str, claim: str, token: str) -> None:
+        """Record the applied effect of ``key``, trying for RECORD_DONE_FOR_S.
+
+        Invariant: an effect that ran is recorded as done, or its task becomes a
+        dead letter that says it ran; it never fails in a way that is retried
+        (a retry would apply it twice). A full Redis still takes the record (the
+        claim is renamed); an unreachable one is tried again meanwhile, while
+        the lease keeps the claim, so no other run starts the effect.
+        """
+        deadline = time.monotonic() + RECORD_DONE_FOR_S
+        wait = 0.1
+        while True:
+            try:
+                if not self.redis.eval(_CLAIM_TO_DONE, 2, claim, done, token, DONE_TTL_S * 1000):
+                    # The claim was lost (Redis out of reach longer than its
+                    # lease): the effect ran here all the same.
+                    self.redis.set(done, "1", ex=DONE_TTL_S)
+                return
+            except redis.RedisError as error:
+                if time.monotonic() + wait > deadline:
+                    raise EffectNotRecorded(
+                        f"the side effect of {key!r} was applied, but Redis did not record it "
+                        f"as done within {RECORD_DONE_FOR_S:.0f} s ({error!r}): check the "
+                        "effect before you requeue this task, which would apply it again"
+                    ) from error
+                time.sleep(wait)
+                wait = min(wait * 2, 2.0)
 
     def record_dead_letter(self, letter: DeadLetter) -> DeadLetter:
         letter = replace(letter, id=letter.id or secrets.token_hex(8))
