@@ -333,6 +333,13 @@ class PrivateRedis:
         self.stop()
         self.start()
 
+    def freeze(self) -> None:
+        """Stall Redis as a frozen host or a black-holed network would: it answers nothing."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def holds(self, task_ids) -> set[str]:
         """Which of these tasks Redis still has: queued, or delivered and unacknowledged."""
         import redis

@@ -47,7 +47,11 @@ from kombu import Queue
 from kombu.exceptions import OperationalError
 from kombu.serialization import dumps
 
+{% if rabbitmq %}
 from {{ cookiecutter.project_slug }} import topology
+{% else %}
+from {{ cookiecutter.project_slug }} import health, topology
+{% endif %}
 from {{ cookiecutter.project_slug }}.celery_app import app
 from {{ cookiecutter.project_slug }}.notifications.tasks import send_notification
 {% if django %}
@@ -472,6 +476,40 @@ def test_broker_restart_loses_no_published_task(process_workers, private_broker,
         # lost (the messages wait in Redis), but only a restart policy brings
         # the worker back: give every worker one (compose, systemd).
         pytest.xfail("the worker died instead of reconnecting (a Kombu 5.7.0 bug)")
+
+
+def test_a_stalled_broker_stalls_its_workers_no_longer_than_itself(
+    process_workers, private_broker, journal, figures
+):
+    """Redis answers nothing for 40 s mid-burst: the worker waits, then goes on.
+
+    Its event loop blocks on Redis meanwhile, past the health rule's staleness
+    bound. Stopping it then would leave every message it holds unacknowledged
+    until the visibility timeout, which production sets to an hour.
+    """
+    worker = process_workers(CELERY_BROKER_URL=private_broker.url)
+    batch = keys(60)
+    task_ids = publish(batch, hold=0.2, url=private_broker.url)
+    wait_for(lambda: len(journal.count("completed").keys() & set(batch)) >= 5, 60, "consuming")
+    private_broker.freeze()
+    try:
+        time.sleep(health.STATE_STALE_AFTER + 2 * health.RECORD_EVERY)
+    finally:
+        private_broker.thaw()
+    journal.wait_completed(batch, timeout=120)
+    time.sleep(1)  # let a late second run show up, if there is one
+
+    counts = figures.effects(
+        "broker stalled 40 s",
+        len(batch),
+        batch,
+        journal,
+        held_after=len(private_broker.holds(task_ids)),
+    )
+    assert worker.process.poll() is None, "the worker stopped during the stall"
+    assert "stopping this worker" not in worker.output()
+    assert counts["lost"] == 0 and counts["duplicates"] == 0
+    assert counts["held after"] == 0
 {% endif %}
 
 

@@ -73,8 +73,24 @@ def test_task_past_its_hard_time_limit_is_unhealthy():
 
 
 def test_blocked_event_loop_is_unhealthy():
-    problem = health.verdict(recorded(written_at=NOW - 45), never_asked, now=NOW)
+    problem = health.verdict(recorded(written_at=NOW - 45), lambda: 0, now=NOW)
     assert "its event loop is blocked" in problem
+
+
+def test_event_loop_blocked_on_a_broker_that_does_not_answer_is_left_to_go_on():
+    assert health.verdict(recorded(written_at=NOW - 45), lambda: None, now=NOW) is None
+
+
+def test_event_loop_is_judged_from_when_the_broker_answered_again():
+    state = recorded(written_at=NOW - 45, broker_silent_at=NOW - 10)
+    assert health.verdict(state, lambda: 0, now=NOW) is None
+    silent_long_ago = dataclasses.replace(state, broker_silent_at=NOW - 35)
+    assert "its event loop is blocked" in health.verdict(silent_long_ago, lambda: 0, now=NOW)
+
+
+def test_task_run_is_judged_from_when_the_broker_answered_again():
+    state = recorded(active=4, oldest_task_started_at=NOW - 400, broker_silent_at=NOW - 100)
+    assert health.verdict(state, never_asked, now=NOW) is None
 
 
 def test_broker_that_cannot_be_asked_is_not_the_workers_fault():

@@ -13,7 +13,9 @@ seconds), and one rule, :func:`verdict`, reads it. A worker is unhealthy when
   nothing for ``stall_after`` seconds (WORKER_STALL_TIMEOUT, about a minute).
 
 Otherwise it is healthy: fetching and finishing tasks, idle on empty queues,
-or busy on every slot within its limits. ``python -m {{ cookiecutter.project_slug }}.healthcheck
+or busy on every slot within its limits. A blocked event loop while the broker
+does not answer is the broker's stall, not the worker's: the worker is left to
+go on when the broker does. ``python -m {{ cookiecutter.project_slug }}.healthcheck
 worker GROUP`` and the worker's own watchdog apply the same rule. The broker
 is asked for its ready messages only when the worker looks idle, so a check
 is usually one small file read. This module imports neither Celery nor the app.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,6 +69,9 @@ class WorkerState:
     active: int = 0
     last_fetch_at: float | None = None
     oldest_task_started_at: float | None = None
+    # When the worker's watchdog last found the broker silent: a loop blocked on
+    # the broker is judged from when the broker answers again.
+    broker_silent_at: float | None = None
 
     @property
     def idle_since(self) -> float:
@@ -80,7 +86,8 @@ def write_state(state: WorkerState) -> None:
     """Replace the state file at once, so a reader never sees half of it."""
     path = state_file(state.node)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
+    # The event loop and the watchdog thread both write it: a partial file each.
+    partial = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
     partial.write_text(json.dumps(asdict(state)))
     os.replace(partial, path)
 
@@ -103,13 +110,20 @@ def verdict(state: WorkerState, ready_messages, now: float | None = None) -> str
     worker's fault); it is called only when the answer matters.
     """
     now = time.time() if now is None else now
-    if now - state.written_at > STATE_STALE_AFTER:
+    if now - max(state.written_at, state.broker_silent_at or 0) > STATE_STALE_AFTER:
+        if ready_messages() is None:
+            # The loop waits on a broker that does not answer (stalled, or cut
+            # off): a fresh worker could not reach it either, and stopping
+            # this one would leave the messages it holds unacknowledged{{ ' until the\n            # visibility timeout' if not rabbitmq }}. It goes on once the broker answers.
+            return None
         return (
             f"worker {state.node} last recorded its state {now - state.written_at:.0f} s ago "
             f"(every {RECORD_EVERY:.0f} s expected): its event loop is blocked"
         )
     if state.oldest_task_started_at is not None:
-        running = now - state.oldest_task_started_at
+        # Nor is a task's run judged while the broker was silent: the worker's
+        # timers, which stop tasks at their limits, waited on the broker too.
+        running = now - max(state.oldest_task_started_at, state.broker_silent_at or 0)
         if running > state.time_limit + PAST_HARD_LIMIT_GRACE:
             return (
                 f"worker {state.node} has run a task for {running:.0f} s, past its hard time "

@@ -135,11 +135,22 @@ class Progress(bootsteps.StartStopStep):
         """In a thread: apply the health rule to this worker, and stop it when it fails."""
         state = self.state
         while not self.stopped.wait(health.RECORD_EVERY):
-            problem = health.verdict(state, lambda: health.ready_messages_or_none(state.queues))
+            problem = health.verdict(state, self.ask_broker)
             if problem:
                 blocked = time.time() - state.written_at > health.STATE_STALE_AFTER
                 self.stop_worker(problem, blocked)
                 return
+
+    def ask_broker(self) -> int | None:
+        """The ready messages of this worker's queues; None, recorded, when the broker is silent."""
+        ready = health.ready_messages_or_none(self.state.queues)
+        if ready is None:
+            self.state.broker_silent_at = time.time()
+            try:
+                health.write_state(self.state)
+            except OSError as error:
+                logger.error("could not write the health state of %s: %s", self.state.node, error)
+        return ready
 
     def stop_worker(self, problem: str, blocked: bool) -> None:
         """A graceful stop first (as an orchestrator's), then an exit if that does not end it.
