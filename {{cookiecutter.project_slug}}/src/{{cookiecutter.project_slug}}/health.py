@@ -113,8 +113,12 @@ def verdict(state: WorkerState, ready_messages, now: float | None = None) -> str
     if now - max(state.written_at, state.broker_silent_at or 0) > STATE_STALE_AFTER:
         if ready_messages() is None:
             # The loop waits on a broker that does not answer (stalled, or cut
-            # off): a fresh worker could not reach it either, and stopping
-            # this one would leave the messages it holds unacknowledged{{ ' until the\n            # visibility timeout' if not rabbitmq }}. It goes on once the broker answers.
+            # off): a fresh worker could not reach it either. It goes on once
+            # the broker answers.
+{% if not rabbitmq %}
+            # Stopping it would also leave the messages it holds
+            # unacknowledged until the visibility timeout.
+{% endif %}
             return None
         return (
             f"worker {state.node} last recorded its state {now - state.written_at:.0f} s ago "
