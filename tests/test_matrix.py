@@ -78,6 +78,10 @@ def problems_of(answers: dict, root) -> list[str]:
     problems += checks.hadolint_errors(tree)
     workflows = [path for path in tree if checks.is_workflow(path)]
     problems += checks.schema_errors("vendor.github-workflows", tree, workflows)
+    dependabot = [path for path in tree if path == ".github/dependabot.yml"]
+    if workflows and not dependabot:
+        problems.append("a CI workflow without .github/dependabot.yml")
+    problems += checks.schema_errors("vendor.dependabot", tree, dependabot)
     problems += trace_errors(answers, tree)
     recorded = json.loads(tree.get("template-answers.json", b"{}"))
     if set(recorded) != set(OPTIONS) or any(recorded[key] != answers[key] for key in answers):
