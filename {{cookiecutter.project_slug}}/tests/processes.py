@@ -34,6 +34,19 @@ from {{ cookiecutter.project_slug }} import topology
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
+def run_python(code: str, *args: str, env: dict[str, str] | None = None):
+    """``code`` with ``args`` in a Python process of its own, in the project; its output kept."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -40,6 +40,7 @@ from {{ cookiecutter.project_slug }} import topology
 {% endif %}
 from {{ cookiecutter.project_slug }}.celery_app import app
 from {{ cookiecutter.project_slug }}.notifications import tasks as notifications
+from tests.processes import run_python
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Serializers that let whoever can write to the broker run code on the workers.
@@ -79,11 +80,8 @@ def test_worker_refuses_a_pickled_message(finished, deliveries):
 
 # What another test run, or a developer's stack, on the same broker sends with
 # a prefix of its own: a broadcast no worker can decode, then a ping.
-BROADCASTS_OF_ANOTHER_PREFIX = """
-import json, sys
-from {{ cookiecutter.project_slug }}.celery_app import app
-
-node = sys.argv[1]
+# A broadcast no worker may decode (pickle), sent by the script's ``app`` to ``node``.
+UNDECODABLE_BROADCAST = """
 with app.connection_for_write() as connection:
     mailbox = app.control.mailbox(connection)
     connection.Producer(serializer="pickle").publish(
@@ -92,8 +90,19 @@ with app.connection_for_write() as connection:
         routing_key="",
         declare=[mailbox.exchange],
     )
+"""
+BROADCASTS_OF_ANOTHER_PREFIX = (
+    """
+import json, sys
+from {{ cookiecutter.project_slug }}.celery_app import app
+
+node = sys.argv[1]
+"""
+    + UNDECODABLE_BROADCAST
+    + """
 print(json.dumps(app.control.ping(destination=[node], timeout=2)))
 """
+)
 
 
 @pytest.mark.integration
@@ -114,15 +123,7 @@ def test_broadcasts_of_another_queue_prefix_never_reach_this_runs_worker(
     before = {letter.id for letter in store().dead_letters()}
     other_prefix = f"other-{uuid.uuid4().hex[:10]}-"
     env = {**os.environ, **worker_environment, "CELERY_QUEUE_PREFIX": other_prefix}
-    sent = subprocess.run(
-        [sys.executable, "-c", BROADCASTS_OF_ANOTHER_PREFIX, worker.hostname],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    sent = run_python(BROADCASTS_OF_ANOTHER_PREFIX, worker.hostname, env=env)
 {% if cookiecutter.broker == 'rabbitmq' %}
     with app.connection_for_write() as connection:
         topology.delete_queues(connection, other_prefix)  # its broadcast exchanges
@@ -137,30 +138,27 @@ def test_broadcasts_of_another_queue_prefix_never_reach_this_runs_worker(
 
 # How a monitoring tool asks: a Celery app of its own on the same broker, which
 # speaks plain JSON{{ ' and signs nothing' if signing }}.
-PLAIN_MONITOR = """
+PLAIN_MONITOR = (
+    """
 import json, sys
 from celery import Celery
 node, broker_url, control_exchange = sys.argv[1:]
-monitor = Celery(broker=broker_url)
-monitor.conf.control_exchange = control_exchange
-with monitor.connection_for_write() as connection:  # and a broadcast nobody may decode
-    mailbox = monitor.control.mailbox(connection)
-    connection.Producer(serializer="pickle").publish(
-        {"method": "ping", "arguments": {}, "destination": [node]},
-        exchange=mailbox.exchange,
-        routing_key="",
-        declare=[mailbox.exchange],
-    )
-inspect = monitor.control.inspect(destination=[node], timeout=5)
+app = Celery(broker=broker_url)
+app.conf.control_exchange = control_exchange
+"""
+    + UNDECODABLE_BROADCAST
+    + """
+inspect = app.control.inspect(destination=[node], timeout=5)
 seen = {
     "stats": sorted(inspect.stats() or {}),
     "active_queues": sorted(inspect.active_queues() or {}),
 }
 {% if signing %}
-monitor.control.broadcast("shutdown", destination=[node])  # not a reading: refused
+app.control.broadcast("shutdown", destination=[node])  # not a reading: refused
 {% endif %}
 print(json.dumps(seen))
 """
+)
 
 
 @pytest.mark.integration
@@ -172,20 +170,8 @@ def test_a_monitor_speaking_plain_json_sees_the_worker{{ '_and_may_only_read' if
     from {{ cookiecutter.project_slug }}.tasking.stores import store
 
     before = {letter.id for letter in store().dead_letters()}
-    asked = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            PLAIN_MONITOR,
-            worker.hostname,
-            app.conf.broker_url,
-            app.conf.control_exchange,
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    asked = run_python(
+        PLAIN_MONITOR, worker.hostname, app.conf.broker_url, app.conf.control_exchange
     )
     assert asked.returncode == 0, asked.stderr
     seen = json.loads(asked.stdout.splitlines()[-1])

@@ -24,6 +24,7 @@ from celery.signals import before_task_publish
 from {{ slug }} import topology, worker
 from {{ slug }}.celery_app import app
 from tests import chaos_tasks
+from tests.processes import run_python
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 HEARTBEAT = "{{ slug }}.maintenance.tasks.heartbeat"
@@ -277,15 +278,7 @@ def start_group(group: str, hostname: str, env: dict[str, str], log: Path) -> su
 
 def send(code: str, env: dict[str, str]) -> None:
     """Run ``code`` (which sends a task) in a process of its own, with ``env``."""
-    sent = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    sent = run_python(code, env=env)
     assert sent.returncode == 0, sent.stderr
 
 
